@@ -1,0 +1,90 @@
+"""im2col and its adjoint col2im: convolution as one matrix product.
+
+Every output position of a convolution reads a window of the (padded) input.
+Copying each window into a column turns the whole convolution into a single
+GEMM, the trick behind Caffe and cuDNN's "implicit GEMM". The copy is done
+with one strided slice per kernel tap, so Python loops run over the k*k taps
+only, never over pixels or batch items.
+
+`_unfold`/`_fold` are the N-d engines used by `cnnlab.conv`; their layout
+(C, *k, N, *o) makes the GEMM of every group a contiguous 2-D matrix product.
+`im2col`/`col2im` expose the same thing with `torch.nn.functional.unfold`/
+`fold` conventions for teaching.
+"""
+import numpy as np
+
+from ._checks import as_array, ntuple
+from .arithmetic import conv_output_size, padding_amounts
+
+
+def _tap_slices(tap, stride, dilation, osize):
+    """Slices picking, for one kernel tap, the input cell each output reads."""
+    return tuple(slice(t * d, t * d + s * (o - 1) + 1, s)
+                 for t, s, d, o in zip(tap, stride, dilation, osize))
+
+
+def _unfold(xp, ksize, stride, dilation, osize):
+    """Padded input (N, C, *S) -> columns (C, *ksize, N, *osize)."""
+    n, c = xp.shape[:2]
+    cols = np.empty((c, *ksize, n, *osize), dtype=xp.dtype)
+    xt = xp.swapaxes(0, 1)  # (C, N, *S): a view, no copy
+    for tap in np.ndindex(*ksize):
+        cols[(slice(None), *tap)] = xt[(slice(None), slice(None), *_tap_slices(tap, stride, dilation, osize))]
+    return cols
+
+
+def _fold(cols, padded_shape, stride, dilation):
+    """Adjoint of `_unfold`: scatter-add columns (C, *k, N, *o) into an array
+    of `padded_shape` (N, C, *S). Overlapping windows add up."""
+    nd = len(padded_shape) - 2
+    ksize, osize = cols.shape[1:1 + nd], cols.shape[2 + nd:]
+    out = np.zeros(padded_shape, dtype=cols.dtype)
+    ot = out.swapaxes(0, 1)
+    for tap in np.ndindex(*ksize):
+        ot[(slice(None), slice(None), *_tap_slices(tap, stride, dilation, osize))] += cols[(slice(None), *tap)]
+    return out
+
+
+def _geometry2d(size, kernel_size, stride, padding, dilation):
+    k, s, d = ntuple(kernel_size, 2, "kernel_size"), ntuple(stride, 2, "stride"), ntuple(dilation, 2, "dilation")
+    p = padding if isinstance(padding, str) else ntuple(padding, 2, "padding", 0)
+    p = p if isinstance(p, tuple) else (p, p)
+    pads = [padding_amounts(pa, ka, sa, da) for pa, ka, sa, da in zip(p, k, s, d)]
+    osize = tuple(conv_output_size(i, ka, sa, pa, da) for i, ka, sa, pa, da in zip(size, k, s, pads, d))
+    return k, s, d, pads, osize
+
+
+def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
+    """Unfold sliding windows into columns, like `torch.nn.functional.unfold`.
+
+    x: (N, C, H, W) -> (N, C*kH*kW, L) with L = oH*oW output positions; row
+    index c*kH*kW + i*kW + j holds channel c at kernel tap (i, j). A conv2d is
+    then `weight.reshape(C_out, -1) @ im2col(x, ...)` reshaped to (N, C_out, oH, oW).
+    """
+    x = as_array(x, "input", 4)
+    k, s, d, pads, osize = _geometry2d(x.shape[2:], kernel_size, stride, padding, dilation)
+    xp = np.pad(x, [(0, 0), (0, 0), *pads])
+    cols = _unfold(xp, k, s, d, osize)
+    n, c = x.shape[:2]
+    return np.ascontiguousarray(cols.reshape(c * k[0] * k[1], n, -1).swapaxes(0, 1))
+
+
+def col2im(cols, output_size, kernel_size, stride=1, padding=0, dilation=1):
+    """Fold columns back into an image, like `torch.nn.functional.fold`: the
+    adjoint (not the inverse) of `im2col`, so cells read by several windows
+    receive the sum of their copies.
+
+    cols: (N, C*kH*kW, L) -> (N, C, H, W) with (H, W) = `output_size`.
+    """
+    cols = as_array(cols, "cols", 3)
+    size = ntuple(output_size, 2, "output_size")
+    k, s, d, pads, osize = _geometry2d(size, kernel_size, stride, padding, dilation)
+    n, ckk, length = cols.shape
+    if ckk % (k[0] * k[1]) or length != osize[0] * osize[1]:
+        raise ValueError(f"cols shape {cols.shape} does not match kernel_size={k} and "
+                         f"{osize[0]}x{osize[1]}={osize[0] * osize[1]} windows")
+    c = ckk // (k[0] * k[1])
+    c6 = cols.swapaxes(0, 1).reshape(c, *k, n, *osize)
+    padded = (n, c, size[0] + sum(pads[0]), size[1] + sum(pads[1]))
+    out = _fold(c6, padded, s, d)
+    return np.ascontiguousarray(out[:, :, pads[0][0]:pads[0][0] + size[0], pads[1][0]:pads[1][0] + size[1]])
