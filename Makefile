@@ -7,11 +7,10 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export MPLBACKEND := Agg
 
-.PHONY: install parity lab test unit nbval notebooks bench clean
+.PHONY: install parity browser-deps lab test test-browser unit nbval notebooks html bench clean
 
 $(STAMP): pyproject.toml requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt -e '.[lab,test]'
 	touch $(STAMP)
 
@@ -21,11 +20,23 @@ install: $(STAMP)
 parity: $(STAMP)
 	$(PY) -m pip install --quiet 'torch==2.13.0'
 
+# Optional: Playwright (Python) and Debian's Chromium for the browser tests.
+# Playwright's own browser download does not work offline, so Chromium comes from apt.
+browser-deps: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[browser]'
+	command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "could not install chromium: browser tests will be skipped"
+
 lab: $(STAMP)
-	MPLBACKEND=module://matplotlib_inline.backend_inline $(VENV)/bin/jupyter lab notebooks/
+	MPLBACKEND=module://matplotlib_inline.backend_inline $(VENV)/bin/jupyter lab notebooks/ \
+	  $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: $(STAMP)
 	$(PY) -m pytest tests notebooks --nbval --nbval-current-env --durations=15 -p no:cacheprovider
+
+test-browser: browser-deps
+	$(PY) -m pytest tests -m browser -p no:cacheprovider
 
 unit: $(STAMP)
 	$(PY) -m pytest tests -p no:cacheprovider
@@ -37,6 +48,10 @@ nbval: $(STAMP)
 notebooks: $(STAMP)
 	MPLBACKEND=module://matplotlib_inline.backend_inline $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
 	  --ExecutePreprocessor.timeout=3600 notebooks/*.ipynb
+
+# Static HTML edition in site/: executes every notebook, one page each plus an index.
+html: $(STAMP)
+	$(PY) -m cnnlab.site --out site
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run

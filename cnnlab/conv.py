@@ -17,7 +17,7 @@ import numpy as np
 
 from ._checks import as_array, check_shape, ntuple
 from .arithmetic import conv_output_size, conv_transpose_output_size, padding_amounts
-from .im2col import _fold, _unfold
+from .im2col import _batch_first, _batch_last, _cf_shape, _channels_first, _fold, _unfold
 
 
 # --- building blocks ---------------------------------------------------------
@@ -26,29 +26,33 @@ def _correlate(xp, weight, stride, dilation, osize, groups):
     """Padded input (N, C, *S) correlated with weight (C_out, C/g, *k).
 
     Returns the output (N, C_out, *osize) and the columns, reused by backward."""
-    n, g = xp.shape[0], groups
-    cols = _unfold(xp, weight.shape[2:], stride, dilation, osize)
+    n, g, bl = xp.shape[0], groups, _batch_last(osize)
+    cols = _unfold(xp, weight.shape[2:], stride, dilation, osize, bl)
     out = np.matmul(weight.reshape(g, weight.shape[0] // g, -1), cols.reshape(g, -1, n * int(np.prod(osize))))
-    out = out.reshape(weight.shape[0], n, *osize).swapaxes(0, 1)
-    return np.ascontiguousarray(out), cols
+    return _batch_first(out.reshape(_cf_shape(weight.shape[0], n, osize, bl)), bl), cols
+
+
+def _grad_matrix(grad, groups):
+    """grad (N, C_out, *o) as the (groups, C_out/groups, N*P) GEMM operand, in
+    the layout `_unfold` uses for that output size."""
+    bl = _batch_last(grad.shape[2:])
+    return np.ascontiguousarray(_channels_first(grad, bl)).reshape(groups, grad.shape[1] // groups, -1), bl
 
 
 def _correlate_adjoint(grad, weight, stride, dilation, padded_shape, groups):
     """Adjoint of `_correlate` in its input: (N, C_out, *o) -> (N, C, *padded_shape)."""
-    g, cout = groups, weight.shape[0]
-    n, osize = grad.shape[0], grad.shape[2:]
-    gt = np.ascontiguousarray(grad.swapaxes(0, 1)).reshape(g, cout // g, -1)
-    gcols = np.matmul(weight.reshape(g, cout // g, -1).swapaxes(1, 2), gt)
-    cin = weight.shape[1] * g
-    return _fold(gcols.reshape(cin, *weight.shape[2:], n, *osize), (n, cin, *padded_shape), stride, dilation)
+    gt, bl = _grad_matrix(grad, groups)
+    gcols = np.matmul(weight.reshape(gt.shape[0], gt.shape[1], -1).swapaxes(1, 2), gt)
+    n, cin = grad.shape[0], weight.shape[1] * groups
+    cols = gcols.reshape(cin, *weight.shape[2:], *_cf_shape(cin, n, grad.shape[2:], bl)[1:])
+    return _fold(cols, (n, cin, *padded_shape), stride, dilation, bl)
 
 
 def _weight_grad(cols, grad, weight_shape, groups):
     """Gradient of `_correlate` in its weight: sum over batch and positions of
     grad (N, C_out, *o) times the input windows in `cols`."""
-    g = groups
-    gt = np.ascontiguousarray(grad.swapaxes(0, 1)).reshape(g, weight_shape[0] // g, -1)
-    return np.matmul(gt, cols.reshape(g, -1, gt.shape[-1]).swapaxes(1, 2)).reshape(weight_shape)
+    gt, _ = _grad_matrix(grad, groups)
+    return np.matmul(gt, cols.reshape(groups, -1, gt.shape[-1]).swapaxes(1, 2)).reshape(weight_shape)
 
 
 def _crop(x, pads, size):
@@ -142,7 +146,7 @@ def _conv_backward(grad_out, x, weight, stride, padding, dilation, groups, nd):
     grad_out = as_array(grad_out, "grad_out", nd + 2).astype(x.dtype, copy=False)
     check_shape(grad_out, (x.shape[0], weight.shape[0], *osize), "grad_out")
     xp = _pad(x, pads)
-    cols = _unfold(xp, weight.shape[2:], stride, dilation, osize)
+    cols = _unfold(xp, weight.shape[2:], stride, dilation, osize, _batch_last(osize))
     grad_w = _weight_grad(cols, grad_out, weight.shape, groups)
     grad_xp = _correlate_adjoint(grad_out, weight, stride, dilation, xp.shape[2:], groups)
     grad_b = grad_out.sum(axis=(0, *range(2, nd + 2)))

@@ -7,7 +7,8 @@ with one strided slice per kernel tap, so Python loops run over the k*k taps
 only, never over pixels or batch items.
 
 `_unfold`/`_fold` are the N-d engines used by `cnnlab.conv`; their layout
-(C, *k, N, *o) makes the GEMM of every group a contiguous 2-D matrix product.
+(C, *k, N, *o) (or (C, *k, *o, N), see BATCH_LAST_BELOW) makes the GEMM of
+every group a contiguous 2-D matrix product.
 `im2col`/`col2im` expose the same thing with `torch.nn.functional.unfold`/
 `fold` conventions for teaching.
 """
@@ -23,26 +24,58 @@ def _tap_slices(tap, stride, dilation, osize):
                  for t, s, d, o in zip(tap, stride, dilation, osize))
 
 
-def _unfold(xp, ksize, stride, dilation, osize):
-    """Padded input (N, C, *S) -> columns (C, *ksize, N, *osize)."""
+# Where the batch axis sits in the channel-first arrays of the engine. Slicing
+# a tap copies runs as long as the innermost axis; with small outputs (LeNet's
+# 10x10) rows are too short for NumPy to stream, so the batch axis goes last
+# and each run becomes W*N long. Large outputs keep it first (cheaper transposes).
+BATCH_LAST_BELOW = 256
+
+
+def _batch_last(osize):
+    return int(np.prod(osize)) < BATCH_LAST_BELOW
+
+
+def _channels_first(a, batch_last):
+    """(N, C, *S) -> (C, N, *S) as a view, or (C, *S, N) as a contiguous copy."""
+    return np.ascontiguousarray(np.moveaxis(a, 0, -1)) if batch_last else a.swapaxes(0, 1)
+
+
+def _batch_first(a, batch_last):
+    """Inverse of `_channels_first`, as a contiguous (N, C, *S) array."""
+    return np.ascontiguousarray(np.moveaxis(a, -1, 0) if batch_last else a.swapaxes(0, 1))
+
+
+def _cf_shape(c, n, size, batch_last):
+    return (c, *size, n) if batch_last else (c, n, *size)
+
+
+def _spatial(slices, batch_last):
+    """Index that applies per-axis `slices` to a channel-first array."""
+    return (slice(None), *slices, slice(None)) if batch_last else (slice(None), slice(None), *slices)
+
+
+def _unfold(xp, ksize, stride, dilation, osize, batch_last=False):
+    """Padded input (N, C, *S) -> columns (C, *ksize, N, *osize), or
+    (C, *ksize, *osize, N) with batch_last."""
     n, c = xp.shape[:2]
-    cols = np.empty((c, *ksize, n, *osize), dtype=xp.dtype)
-    xt = xp.swapaxes(0, 1)  # (C, N, *S): a view, no copy
+    cols = np.empty((c, *ksize, *_cf_shape(c, n, osize, batch_last)[1:]), dtype=xp.dtype)
+    xt = _channels_first(xp, batch_last)
     for tap in np.ndindex(*ksize):
-        cols[(slice(None), *tap)] = xt[(slice(None), slice(None), *_tap_slices(tap, stride, dilation, osize))]
+        cols[(slice(None), *tap)] = xt[_spatial(_tap_slices(tap, stride, dilation, osize), batch_last)]
     return cols
 
 
-def _fold(cols, padded_shape, stride, dilation):
-    """Adjoint of `_unfold`: scatter-add columns (C, *k, N, *o) into an array
-    of `padded_shape` (N, C, *S). Overlapping windows add up."""
+def _fold(cols, padded_shape, stride, dilation, batch_last=False):
+    """Adjoint of `_unfold`: scatter-add columns into an array of
+    `padded_shape` (N, C, *S). Overlapping windows add up."""
     nd = len(padded_shape) - 2
-    ksize, osize = cols.shape[1:1 + nd], cols.shape[2 + nd:]
-    out = np.zeros(padded_shape, dtype=cols.dtype)
-    ot = out.swapaxes(0, 1)
+    ksize = cols.shape[1:1 + nd]
+    osize = cols.shape[1 + nd:1 + 2 * nd] if batch_last else cols.shape[2 + nd:]
+    n, c = padded_shape[:2]
+    out = np.zeros(_cf_shape(c, n, padded_shape[2:], batch_last), dtype=cols.dtype)
     for tap in np.ndindex(*ksize):
-        ot[(slice(None), slice(None), *_tap_slices(tap, stride, dilation, osize))] += cols[(slice(None), *tap)]
-    return out
+        out[_spatial(_tap_slices(tap, stride, dilation, osize), batch_last)] += cols[(slice(None), *tap)]
+    return _batch_first(out, batch_last)
 
 
 def _geometry2d(size, kernel_size, stride, padding, dilation):

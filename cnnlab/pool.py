@@ -33,19 +33,48 @@ def _crop(xp, p, size):
     return np.ascontiguousarray(xp[:, :, p[0]:p[0] + size[0], p[1]:p[1] + size[1]])
 
 
+def _tiled(k, s, p, d, hi):
+    """True when the windows tile the input exactly: no padding, no overlap, no gaps."""
+    return s == k and d == (1, 1) and p == (0, 0) and hi == (0, 0)
+
+
+def _tap_views(x, geo, fill):
+    """Yield (t, view) for every kernel tap: view[n, c, i, j] is the cell that
+    tap t of window (i, j) reads. Tiled windows are views of x itself (the
+    reshape trick); otherwise x is padded with `fill` and sliced with strides."""
+    k, s, p, d, osize, hi = geo
+    if _tiled(*geo[:4], hi):
+        tiles = x[:, :, :osize[0] * k[0], :osize[1] * k[1]].reshape(*x.shape[:2], osize[0], k[0], osize[1], k[1])
+        for t, (i, j) in enumerate(np.ndindex(*k)):
+            yield t, tiles[:, :, :, i, :, j]
+    else:
+        xp = _padded(x, p, hi, fill) if any(p + hi) else x  # no copy when nothing to pad
+        for t, tap in enumerate(np.ndindex(*k)):
+            yield t, xp[(slice(None), slice(None), *_tap_slices(tap, s, d, osize))]
+
+
+def _spread(share, shape, geo):
+    """Adjoint of `_tap_views`: add share(t) into the cells tap t reads, for
+    every tap, and crop the padding. Returns an array of `shape` (N, C, H, W)."""
+    k, s, p, d, osize, hi = geo
+    grad = np.zeros((*shape[:2], shape[2] + p[0] + hi[0], shape[3] + p[1] + hi[1]),
+                    dtype=np.result_type(share(0)))
+    for t, view in _tap_views(grad, (k, s, (0, 0), d, osize, (0, 0)), 0):
+        view += share(t)
+    return _crop(grad, p, shape[2:])
+
+
 def _max_taps(x, kernel_size, stride, padding, dilation, ceil_mode):
     """Window maxima and, per output cell, the index of the winning tap
-    (first one on ties, as in PyTorch)."""
-    k, s, p, d, osize, hi = _geometry(x, kernel_size, stride, padding, dilation, ceil_mode)
-    xp = _padded(x, p, hi, -np.inf)
-    best = np.full((*x.shape[:2], *osize), -np.inf, dtype=x.dtype)
-    arg = np.zeros(best.shape, dtype=np.int32)
-    for t, tap in enumerate(np.ndindex(*k)):
-        v = xp[(slice(None), slice(None), *_tap_slices(tap, s, d, osize))]
-        better = v > best
-        best = np.where(better, v, best)
-        arg[better] = t
-    return best, arg, (k, s, p, d, osize, hi)
+    (row-major within the window; the first one on ties, as in PyTorch)."""
+    geo = _geometry(x, kernel_size, stride, padding, dilation, ceil_mode)
+    best = np.full((*x.shape[:2], *geo[4]), -np.inf, dtype=x.dtype)
+    arg = np.zeros(best.shape, dtype=np.int8 if np.prod(geo[0]) < 128 else np.int32)
+    for t, view in _tap_views(x, geo, -np.inf):
+        better = view > best
+        np.maximum(best, view, out=best)
+        arg += better * (t - arg).astype(arg.dtype)  # branch-free select: masked writes are slow
+    return best, arg, geo
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
@@ -54,7 +83,8 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     x: (N, C, H, W) -> (N, C, H_out, W_out), H_out = floor((H + 2p - d(k-1) - 1)/s) + 1
     (ceil instead of floor with ceil_mode). stride defaults to kernel_size;
     padding (at most half the kernel) is -inf, so it never wins. With
-    return_indices, also returns the argmax as a flat index into each H*W plane.
+    return_indices, also returns the argmax as a flat index into each H*W
+    plane (int64), which `max_pool2d_backward` can reuse.
     """
     x = as_array(x, "input", 4)
     out, arg, (k, s, p, d, osize, _) = _max_taps(x, kernel_size, stride, padding, dilation, ceil_mode)
@@ -66,18 +96,36 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     return out, (rows * x.shape[3] + cols).astype(np.int64)
 
 
-def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                        indices=None):
     """Gradient of `max_pool2d`: each output's gradient goes to the input cell
     that won its window (the argmax); every other cell gets zero. Cells that
-    win several overlapping windows collect the sum. Returns grad_x (N, C, H, W)."""
+    win several overlapping windows collect the sum. Pass the forward's
+    `indices` (from return_indices=True) to skip recomputing the argmax.
+    Returns grad_x (N, C, H, W)."""
     x = as_array(x, "input", 4)
+    if indices is not None:
+        return _scatter_indices(grad_out, x, indices, *_geometry(x, kernel_size, stride, padding, dilation,
+                                                                  ceil_mode)[:5])
     _, arg, (k, s, p, d, osize, hi) = _max_taps(x, kernel_size, stride, padding, dilation, ceil_mode)
     grad_out = as_array(grad_out, "grad_out", 4).astype(x.dtype, copy=False)
     check_shape(grad_out, arg.shape, "grad_out")
-    gxp = np.zeros((*x.shape[:2], x.shape[2] + p[0] + hi[0], x.shape[3] + p[1] + hi[1]), dtype=x.dtype)
-    for t, tap in enumerate(np.ndindex(*k)):
-        gxp[(slice(None), slice(None), *_tap_slices(tap, s, d, osize))] += np.where(arg == t, grad_out, 0)
-    return _crop(gxp, p, x.shape[2:])
+    return _spread(lambda t: grad_out * (arg == t), x.shape, (k, s, p, d, osize, hi))
+
+
+def _scatter_indices(grad_out, x, indices, k, s, p, d, osize):
+    """Send grad_out to the flat H*W positions in `indices` (from the forward)."""
+    n, c, h, w = x.shape
+    grad_out = as_array(grad_out, "grad_out", 4).astype(x.dtype, copy=False)
+    check_shape(grad_out, (n, c, *osize), "grad_out")
+    check_shape(np.asarray(indices), (n, c, *osize), "indices")
+    grad = np.zeros((n * c, h * w), dtype=x.dtype)
+    idx, g = np.asarray(indices).reshape(n * c, -1), grad_out.reshape(n * c, -1)
+    if all(sa >= da * (ka - 1) + 1 for sa, da, ka in zip(s, d, k)):
+        np.put_along_axis(grad, idx, g, axis=1)  # windows are disjoint: indices never repeat
+    else:
+        np.add.at(grad, (np.arange(n * c)[:, None], idx), g)
+    return grad.reshape(x.shape)
 
 
 def _avg_divisor(size, k, s, p, osize, count_include_pad):
@@ -99,11 +147,10 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     that hangs over the padding never is.
     """
     x = as_array(x, "input", 4)
-    k, s, p, d, osize, hi = _geometry(x, kernel_size, stride, padding, 1, ceil_mode)
-    xp = _padded(x, p, hi, 0)
+    geo = k, s, p, _, osize, _ = _geometry(x, kernel_size, stride, padding, 1, ceil_mode)
     total = np.zeros((*x.shape[:2], *osize), dtype=x.dtype)
-    for tap in np.ndindex(*k):
-        total += xp[(slice(None), slice(None), *_tap_slices(tap, s, d, osize))]
+    for _, view in _tap_views(x, geo, 0):
+        total += view
     return total / _avg_divisor(x.shape[2:], k, s, p, osize, count_include_pad).astype(x.dtype)
 
 
@@ -115,10 +162,7 @@ def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, ceil_m
     grad_out = as_array(grad_out, "grad_out", 4).astype(x.dtype, copy=False)
     check_shape(grad_out, (*x.shape[:2], *osize), "grad_out")
     share = grad_out / _avg_divisor(x.shape[2:], k, s, p, osize, count_include_pad).astype(x.dtype)
-    gxp = np.zeros((*x.shape[:2], x.shape[2] + p[0] + hi[0], x.shape[3] + p[1] + hi[1]), dtype=x.dtype)
-    for tap in np.ndindex(*k):
-        gxp[(slice(None), slice(None), *_tap_slices(tap, s, d, osize))] += share
-    return _crop(gxp, p, x.shape[2:])
+    return _spread(lambda t: share, x.shape, (k, s, p, d, osize, hi))
 
 
 # --- adaptive, global and pyramid pooling ---------------------------------------
