@@ -10,7 +10,7 @@ from .activations import (ACTIVATIONS, elu, elu_grad, lecun_tanh, lecun_tanh_gra
 from .conv import (conv1d, conv1d_backward, conv2d, conv2d_backward, conv3d, conv3d_backward,
                    conv_transpose1d, conv_transpose1d_backward, conv_transpose2d,
                    conv_transpose2d_backward, conv_transpose3d, conv_transpose3d_backward)
-from .im2col import col2im, im2col
+from .unfold import col2im, im2col
 from .losses import (cross_entropy, cross_entropy_backward, log_softmax, mse, mse_backward,
                      softmax)
 from .pool import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward, adaptive_max_pool2d,

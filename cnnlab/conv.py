@@ -17,7 +17,7 @@ import numpy as np
 
 from ._checks import as_array, check_shape, ntuple
 from .arithmetic import conv_output_size, conv_transpose_output_size, padding_amounts
-from .im2col import _batch_first, _batch_last, _cf_shape, _channels_first, _fold, _unfold
+from .unfold import _batch_first, _batch_last, _cf_shape, _channels_first, _fold, _unfold
 
 
 # --- building blocks ---------------------------------------------------------

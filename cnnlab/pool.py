@@ -10,7 +10,7 @@ import numpy as np
 
 from ._checks import as_array, check_shape, ntuple
 from .arithmetic import adaptive_bins, pool_output_size
-from .im2col import _tap_slices
+from .unfold import _tap_slices
 
 
 def _geometry(x, kernel_size, stride, padding, dilation, ceil_mode):

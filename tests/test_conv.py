@@ -1,0 +1,187 @@
+"""conv1d/2d/3d and conv_transpose: against plain loops, SciPy and each other,
+gradient checks in float64, dtypes, im2col/col2im."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy import signal
+
+import cnnlab as cl
+from cnnlab import reference
+from cnnlab.gradcheck import numerical_gradient, rel_error
+
+
+@st.composite
+def conv_cases(draw, transposed=False):
+    """A random valid conv2d configuration (non-square, groups, dilation...)."""
+    groups = draw(st.sampled_from([1, 1, 2, 3]))
+    cin, cout = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    dh, dw = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+    span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+    h = draw(st.integers(max(1, span_h - 2 * ph), 9))
+    w = draw(st.integers(max(1, span_w - 2 * pw), 9))
+    n = draw(st.integers(1, 2))
+    seed = draw(st.integers(0, 2 ** 16))
+    case = dict(stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw), groups=groups)
+    if transposed:
+        oph = draw(st.integers(0, max(sh, dh) - 1))
+        opw = draw(st.integers(0, max(sw, dw) - 1))
+        case["output_padding"] = (oph, opw)
+        if (h - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1 < 1 or (w - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1 < 1:
+            case["padding"] = (0, 0)
+        shape_w = (cin, cout // groups, kh, kw)
+    else:
+        shape_w = (cout, cin // groups, kh, kw)
+    r = np.random.default_rng(seed)
+    return r.standard_normal((n, cin, h, w)), r.standard_normal(shape_w), r.standard_normal(shape_w[0] if not transposed else cout), case
+
+
+@given(conv_cases())
+def test_conv2d_matches_loops(case):
+    x, w, b, kw = case
+    np.testing.assert_allclose(cl.conv2d(x, w, b, **kw), reference.conv2d(x, w, b, **kw), atol=1e-12)
+
+
+@given(conv_cases())
+def test_conv2d_backward_matches_loops(case):
+    x, w, _, kw = case
+    g = np.random.default_rng(1).standard_normal(cl.conv2d(x, w, **kw).shape)
+    for ours, loops in zip(cl.conv2d_backward(g, x, w, **kw), reference.conv2d_backward(g, x, w, **kw)):
+        np.testing.assert_allclose(ours, loops, atol=1e-12)
+
+
+@given(conv_cases(transposed=True))
+def test_conv_transpose2d_matches_scatter_add(case):
+    x, w, b, kw = case
+    np.testing.assert_allclose(cl.conv_transpose2d(x, w, b, **kw), reference.conv_transpose2d(x, w, b, **kw),
+                               atol=1e-12)
+    g = np.random.default_rng(2).standard_normal(cl.conv_transpose2d(x, w, **kw).shape)
+    for ours, loops in zip(cl.conv_transpose2d_backward(g, x, w, **kw),
+                           reference.conv_transpose2d_backward(g, x, w, **kw)):
+        np.testing.assert_allclose(ours, loops, atol=1e-12)
+
+
+@given(conv_cases())
+def test_transposed_conv_is_the_adjoint_of_conv(case):
+    """<conv(x), y> == <x, conv_transpose(y)> with the same weight and geometry."""
+    x, w, _, kw = case
+    y = np.random.default_rng(3).standard_normal(cl.conv2d(x, w, **kw).shape)
+    back = cl.conv2d_backward(y, x, w, **kw)[0]
+    assert np.isclose(np.sum(cl.conv2d(x, w, **kw) * y), np.sum(x * back))
+    s, p, d = kw["stride"], kw["padding"], kw["dilation"]
+    # the same geometry as a transposed conv needs output_padding to land on x's size
+    op = tuple(xi + 2 * pi - di * (k - 1) - 1 - (yi - 1) * si
+               for xi, yi, k, si, pi, di in zip(x.shape[2:], y.shape[2:], w.shape[2:], s, p, d))
+    if all(o < max(si, di) for o, si, di in zip(op, s, d)):
+        up = cl.conv_transpose2d(y, w, stride=s, padding=p, output_padding=op, groups=kw["groups"], dilation=d)
+        np.testing.assert_allclose(up, back, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["valid", "same", "full"])
+@pytest.mark.parametrize("k", [(3, 3), (3, 5), (1, 3), (5, 1)])
+def test_single_channel_matches_scipy(rng, mode, k):
+    img, ker = rng.standard_normal((9, 11)), rng.standard_normal(k)
+    ours = cl.conv2d(img[None, None], ker[None, None], padding=mode)[0, 0]
+    np.testing.assert_allclose(ours, signal.correlate2d(img, ker, mode=mode), atol=1e-12)
+    flipped = cl.conv2d(img[None, None], ker[::-1, ::-1][None, None], padding=mode)[0, 0]
+    np.testing.assert_allclose(flipped, signal.convolve2d(img, ker, mode=mode), atol=1e-12)
+
+
+def test_even_kernel_same_padding_puts_the_extra_cell_after(rng):
+    img, ker = rng.standard_normal((1, 1, 6, 7)), rng.standard_normal((1, 1, 2, 4))
+    out = cl.conv2d(img, ker, padding="same")
+    assert out.shape == img.shape
+    explicit = np.pad(img, [(0, 0), (0, 0), (0, 1), (1, 2)])
+    np.testing.assert_allclose(out, cl.conv2d(explicit, ker), atol=1e-12)
+
+
+def test_conv1d_and_conv3d_agree_with_conv2d(rng):
+    x1, w1 = rng.standard_normal((2, 4, 15)), rng.standard_normal((6, 2, 3))
+    y1 = cl.conv1d(x1, w1, stride=2, padding=1, dilation=2, groups=2)
+    y2 = cl.conv2d(x1[:, :, None], w1[:, :, None], stride=(1, 2), padding=(0, 1), dilation=(1, 2), groups=2)
+    np.testing.assert_allclose(y1, y2[:, :, 0])
+    # conv3d with a depth-1 kernel is conv2d applied to every depth slice
+    x3, w3 = rng.standard_normal((2, 3, 4, 6, 5)), rng.standard_normal((2, 3, 1, 3, 2))
+    y3 = cl.conv3d(x3, w3, padding=(0, 1, 1))
+    for dz in range(4):
+        np.testing.assert_allclose(y3[:, :, dz], cl.conv2d(x3[:, :, dz], w3[:, :, 0], padding=1), atol=1e-12)
+    # a full 3-d kernel sums conv2d over its depth taps
+    w3 = rng.standard_normal((2, 3, 2, 3, 3))
+    y3 = cl.conv3d(x3, w3)
+    for dz in range(y3.shape[2]):
+        manual = sum(cl.conv2d(x3[:, :, dz + t], w3[:, :, t]) for t in range(2))
+        np.testing.assert_allclose(y3[:, :, dz], manual, atol=1e-12)
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_conv_gradcheck(rng, nd):
+    kw = dict(stride=2, padding=1, dilation=1 if nd == 3 else 2, groups=2)
+    x = rng.standard_normal((2, 4, *(5,) * nd))
+    w = rng.standard_normal((4, 2, *((3,) * nd if nd < 3 else (2,) * nd)))
+    b = rng.standard_normal(4)
+    conv = [cl.conv1d, cl.conv2d, cl.conv3d][nd - 1]
+    back = [cl.conv1d_backward, cl.conv2d_backward, cl.conv3d_backward][nd - 1]
+    g = rng.standard_normal(conv(x, w, b, **kw).shape)
+    gx, gw, gb = back(g, x, w, **kw)
+    assert rel_error(numerical_gradient(lambda v: conv(v, w, b, **kw), x.copy(), g), gx) < 1e-6
+    assert rel_error(numerical_gradient(lambda v: conv(x, v, b, **kw), w.copy(), g), gw) < 1e-6
+    assert rel_error(numerical_gradient(lambda v: conv(x, w, v, **kw), b.copy(), g), gb) < 1e-6
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_conv_transpose_gradcheck(rng, nd):
+    kw = dict(stride=2, padding=1, output_padding=1, groups=1, dilation=1)
+    x = rng.standard_normal((2, 2, *(3,) * nd))
+    w = rng.standard_normal((2, 3, *((3,) * nd if nd < 3 else (2,) * nd)))
+    b = rng.standard_normal(3)
+    up = [cl.conv_transpose1d, cl.conv_transpose2d, cl.conv_transpose3d][nd - 1]
+    back = [cl.conv_transpose1d_backward, cl.conv_transpose2d_backward, cl.conv_transpose3d_backward][nd - 1]
+    g = rng.standard_normal(up(x, w, b, **kw).shape)
+    gx, gw, gb = back(g, x, w, **kw)
+    assert rel_error(numerical_gradient(lambda v: up(v, w, b, **kw), x.copy(), g), gx) < 1e-6
+    assert rel_error(numerical_gradient(lambda v: up(x, v, b, **kw), w.copy(), g), gw) < 1e-6
+    assert rel_error(numerical_gradient(lambda v: up(x, w, v, **kw), b.copy(), g), gb) < 1e-6
+
+
+def test_batch_layouts_agree(rng, monkeypatch):
+    """Small outputs use the batch-last engine, large ones batch-first: same numbers."""
+    x, w = rng.standard_normal((3, 4, 12, 12)), rng.standard_normal((5, 4, 3, 3))
+    g = rng.standard_normal((3, 5, 10, 10))
+    results = []
+    for threshold in (0, 10 ** 9):
+        monkeypatch.setattr("cnnlab.unfold.BATCH_LAST_BELOW", threshold)
+        results.append((cl.conv2d(x, w), *cl.conv2d_backward(g, x, w)))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, atol=1e-12)
+
+
+@pytest.mark.parametrize("fn,wshape", [(cl.conv2d, (4, 3, 3, 3)), (cl.conv_transpose2d, (3, 4, 3, 3))])
+def test_dtypes(rng, fn, wshape):
+    x32 = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+    w32 = rng.standard_normal(wshape).astype(np.float32)
+    assert fn(x32, w32).dtype == np.float32
+    assert fn(x32.astype(np.float64), w32).dtype == np.float64
+    assert fn(np.ones((1, 3, 5, 5), dtype=np.int64), np.ones(wshape, dtype=np.int32)).dtype == np.float64
+    gx, gw, gb = (cl.conv2d_backward if fn is cl.conv2d else cl.conv_transpose2d_backward)(
+        fn(x32, w32), x32, w32)
+    assert gx.dtype == gw.dtype == gb.dtype == np.float32
+
+
+def test_im2col_col2im(rng):
+    x = rng.standard_normal((2, 3, 7, 6))
+    w = rng.standard_normal((4, 3, 3, 2))
+    cols = cl.im2col(x, (3, 2), stride=(2, 1), padding=1, dilation=(1, 2))
+    assert cols.shape == (2, 3 * 3 * 2, cl.conv2d(x, w, stride=(2, 1), padding=1, dilation=(1, 2))[0, 0].size)
+    # a convolution is one matrix product on the columns
+    out = (w.reshape(4, -1) @ cols).reshape(2, 4, *cl.conv2d(x, w, stride=(2, 1), padding=1, dilation=(1, 2)).shape[2:])
+    np.testing.assert_allclose(out, cl.conv2d(x, w, stride=(2, 1), padding=1, dilation=(1, 2)), atol=1e-12)
+    # col2im is the adjoint (not the inverse) of im2col
+    y = rng.standard_normal(cols.shape)
+    back = cl.col2im(y, (7, 6), (3, 2), stride=(2, 1), padding=1, dilation=(1, 2))
+    assert np.isclose(np.sum(cols * y), np.sum(x * back))
+    # cells covered by several windows come back multiplied by their count
+    ones = cl.col2im(cl.im2col(np.ones((1, 1, 4, 4)), 2), (4, 4), 2)
+    np.testing.assert_array_equal(ones[0, 0], [[1, 2, 2, 1], [2, 4, 4, 2], [2, 4, 4, 2], [1, 2, 2, 1]])
