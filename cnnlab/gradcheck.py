@@ -22,11 +22,11 @@ def numerical_gradient(f, x, grad_out=None, eps=1e-6):
     for i in range(flat.size):
         old = flat[i]
         flat[i] = old + eps
-        plus = f(x)
+        plus = np.array(f(x))  # a copy: f may return a view of x
         flat[i] = old - eps
-        minus = f(x)
+        minus = np.array(f(x))
         flat[i] = old
-        diff = np.asarray(plus) - np.asarray(minus)
+        diff = plus - minus
         gflat[i] = np.sum(diff if grad_out is None else diff * grad_out) / (2 * eps)
     return grad
 
