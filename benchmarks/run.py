@@ -39,10 +39,10 @@ def median_time(fn, min_repeats=5, min_seconds=0.5):
     return float(np.median(times))
 
 
-def gemm_gflops(n=2048):
+def gemm_gflops(n=2048, min_seconds=1.0):
     """The practical float32 ceiling: GFLOP/s of one large NumPy matmul."""
     a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
-    return 2 * n ** 3 / median_time(lambda: a @ a, min_repeats=5, min_seconds=1.0) / 1e9
+    return 2 * n ** 3 / median_time(lambda: a @ a, min_repeats=5, min_seconds=min_seconds) / 1e9
 
 
 def _t(a, grad=False):
@@ -107,7 +107,7 @@ def lenet_epoch(batch_size=64, limit=None):
     images, labels = data.load_mnist("train")
     if limit:
         images, labels = images[:limit], labels[:limit]
-    x = data.pad_to_32(data.scale_01(images))[:, None]
+    x = data.pad_to_32(data.to_float(images))
     rng = np.random.default_rng(0)
     model = models.lenet5(rng=rng)
     opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
@@ -136,15 +136,15 @@ def lenet_epoch(batch_size=64, limit=None):
     return ours, theirs, peak
 
 
-def run(quick=False, epoch=True):
+def run(quick=False, epoch=True, min_seconds=0.5, min_repeats=5):
     if torch is not None:
         torch.set_num_threads(os.cpu_count())
-    peak = gemm_gflops(1024 if quick else 2048)
+    peak = gemm_gflops(1024 if quick else 2048, 2 * min_seconds)
     rows = []
     cases = list(conv_cases((64,) if quick else (64, 256))) + list(other_cases(64))
     for name, n, ours, theirs, loop, gflop in cases:
-        t_ours = median_time(ours)
-        t_theirs = median_time(theirs) if theirs else None
+        t_ours = median_time(ours, min_repeats, min_seconds)
+        t_theirs = median_time(theirs, min_repeats, min_seconds) if theirs else None
         t_loop = median_time(loop, min_repeats=1, min_seconds=0) if (loop and not quick) else None
         rows.append(dict(case=name, N=n, cnnlab_ms=1e3 * t_ours,
                          torch_ms=t_theirs and 1e3 * t_theirs,

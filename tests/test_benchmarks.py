@@ -1,0 +1,20 @@
+"""The benchmark harness runs and reports (a smoke test: no timing is asserted)."""
+import numpy as np
+
+from benchmarks import run as bench
+
+
+def test_harness_produces_a_table(tmp_path):
+    result = bench.run(quick=True, epoch=False, min_seconds=0, min_repeats=1)
+    names = [r["case"] for r in result["rows"]]
+    assert any(n.startswith("conv2d fwd+bwd C1") for n in names) and any("max_pool2d" in n for n in names)
+    assert all(r["cnnlab_ms"] > 0 for r in result["rows"]) and result["gemm_gflops"] > 0
+    text = bench.markdown(result)
+    assert text.count("\n| conv2d") == sum(n.startswith("conv2d") for n in names)
+    assert "GEMM ceiling" in text
+
+
+def test_median_time_repeats():
+    calls = []
+    t = bench.median_time(lambda: calls.append(1), min_repeats=3, min_seconds=0)
+    assert len(calls) == 4 and t >= 0 and np.isfinite(t)  # one warm-up plus three timed calls
