@@ -35,11 +35,10 @@ def heatmap(values, ax=None, title=None, cmap=None, signed=None, colorbar=True, 
         kwargs = dict(vmin=-bound, vmax=bound)
     im = ax.imshow(values, cmap=cmap or (SIGNED_CMAP if signed else IMAGE_CMAP), **kwargs)
     if annotate:
-        lo, hi = im.get_clim()
         for (r, c), v in np.ndenumerate(values):
-            shade = (v - lo) / (hi - lo) if hi > lo else 0.5
-            ax.text(c, r, fmt.format(v), ha="center", va="center", fontsize=8,
-                    color="white" if (shade > 0.75 or shade < 0.25) else "black")
+            red, green, blue, _ = im.cmap(im.norm(v))
+            dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5  # text contrasts with the cell colour
+            ax.text(c, r, fmt.format(v), ha="center", va="center", fontsize=8, color="white" if dark else "black")
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
