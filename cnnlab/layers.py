@@ -30,6 +30,19 @@ class Layer:
         for g in self.grads.values():
             g.fill(0)
 
+    def _init_params(self, weight_shape, fan_in, bias_size, rng, dtype):
+        """PyTorch's default init: weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+        rng = rng if rng is not None else np.random.default_rng(0)
+        self.params["weight"] = _uniform(rng, weight_shape, fan_in, dtype)
+        if bias_size:
+            self.params["bias"] = _uniform(rng, (bias_size,), fan_in, dtype)
+        self.grads = {n: np.zeros_like(p) for n, p in self.params.items()}
+
+    def _add_grads(self, grad_weight, grad_bias):
+        self.grads["weight"] += grad_weight
+        if "bias" in self.params:
+            self.grads["bias"] += grad_bias
+
     def summary_row(self, in_shape, out_shape):
         """(trainable params, connections) for a model summary, or None to omit the row."""
         return None
@@ -51,12 +64,8 @@ class Conv2d(Layer):
                  bias=True, rng=None, dtype=np.float32):
         super().__init__()
         k = ntuple(kernel_size, 2, "kernel_size")
-        rng = rng if rng is not None else np.random.default_rng(0)
-        fan_in = in_channels // groups * k[0] * k[1]
-        self.params["weight"] = _uniform(rng, (out_channels, in_channels // groups, *k), fan_in, dtype)
-        if bias:
-            self.params["bias"] = _uniform(rng, (out_channels,), fan_in, dtype)
-        self.grads = {n: np.zeros_like(p) for n, p in self.params.items()}
+        self._init_params((out_channels, in_channels // groups, *k), in_channels // groups * k[0] * k[1],
+                          out_channels if bias else 0, rng, dtype)
         self.conf = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
 
     def weight(self):
@@ -69,9 +78,7 @@ class Conv2d(Layer):
 
     def backward(self, grad):
         gx, gw, gb = conv2d_backward(grad, self.x, self.weight(), **self.conf)
-        self.grads["weight"] += gw
-        if "bias" in self.params:
-            self.grads["bias"] += gb
+        self._add_grads(gw, gb)
         return gx
 
     def summary_row(self, in_shape, out_shape):
@@ -88,12 +95,8 @@ class ConvTranspose2d(Layer):
                  groups=1, dilation=1, bias=True, rng=None, dtype=np.float32):
         super().__init__()
         k = ntuple(kernel_size, 2, "kernel_size")
-        rng = rng if rng is not None else np.random.default_rng(0)
-        fan_in = out_channels // groups * k[0] * k[1]
-        self.params["weight"] = _uniform(rng, (in_channels, out_channels // groups, *k), fan_in, dtype)
-        if bias:
-            self.params["bias"] = _uniform(rng, (out_channels,), fan_in, dtype)
-        self.grads = {n: np.zeros_like(p) for n, p in self.params.items()}
+        self._init_params((in_channels, out_channels // groups, *k), out_channels // groups * k[0] * k[1],
+                          out_channels if bias else 0, rng, dtype)
         self.conf = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups,
                          dilation=dilation)
 
@@ -103,9 +106,7 @@ class ConvTranspose2d(Layer):
 
     def backward(self, grad):
         gx, gw, gb = conv_transpose2d_backward(grad, self.x, self.params["weight"], **self.conf)
-        self.grads["weight"] += gw
-        if "bias" in self.params:
-            self.grads["bias"] += gb
+        self._add_grads(gw, gb)
         return gx
 
     def summary_row(self, in_shape, out_shape):
@@ -211,11 +212,7 @@ class Linear(Layer):
 
     def __init__(self, in_features, out_features, bias=True, rng=None, dtype=np.float32):
         super().__init__()
-        rng = rng if rng is not None else np.random.default_rng(0)
-        self.params["weight"] = _uniform(rng, (out_features, in_features), in_features, dtype)
-        if bias:
-            self.params["bias"] = _uniform(rng, (out_features,), in_features, dtype)
-        self.grads = {n: np.zeros_like(p) for n, p in self.params.items()}
+        self._init_params((out_features, in_features), in_features, out_features if bias else 0, rng, dtype)
 
     def forward(self, x):
         if x.ndim != 2 or x.shape[1] != self.params["weight"].shape[1]:
@@ -225,9 +222,7 @@ class Linear(Layer):
         return out + self.params["bias"] if "bias" in self.params else out
 
     def backward(self, grad):
-        self.grads["weight"] += grad.T @ self.x
-        if "bias" in self.params:
-            self.grads["bias"] += grad.sum(axis=0)
+        self._add_grads(grad.T @ self.x, grad.sum(axis=0))
         return grad @ self.params["weight"]
 
     def summary_row(self, in_shape, out_shape):

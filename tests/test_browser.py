@@ -198,3 +198,22 @@ def test_filter_playground(lab, page):
     centre.press("Enter")
     wait_for_text(box, "filter: custom")
     shot(page, "playground-after")
+
+
+def test_static_site_renders_offline(browser, tmp_path):
+    """The HTML edition draws its widgets and formulas from vendored scripts, with no network."""
+    from cnnlab import site
+    pages = site.build(tmp_path, ROOT / "notebooks", run=False, vendor=True)
+    if not (tmp_path / "_static" / "require.js").exists():
+        pytest.skip("npm could not vendor the widget scripts (no npm or no registry)")
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.route("http*://**", lambda route: route.abort())  # prove that nothing is fetched from the web
+    page.goto((tmp_path / "02_conv_arithmetic.html").as_uri())
+    page.locator(".widget-slider", has_text="stride s").first.wait_for(timeout=60_000)
+    page.locator(".mjx-chtml").first.wait_for(timeout=60_000)  # MathJax typeset the formulas
+    assert page.locator(".cnnlab-live-note").count() >= 1
+    page.locator(".widget-slider", has_text="stride s").first.scroll_into_view_if_needed()
+    shot(page, "static-site-02")
+    page.goto((tmp_path / "index.html").as_uri())
+    assert page.locator("a").count() == len(pages)
+    page.close()
