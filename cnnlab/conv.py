@@ -130,27 +130,41 @@ def _transpose_geometry(x, weight, stride, padding, output_padding, dilation, gr
 
 # --- convolution ---------------------------------------------------------------
 
-def _conv(x, weight, bias, stride, padding, dilation, groups, nd):
+def _conv(x, weight, bias, stride, padding, dilation, groups, nd, keep_cols=False):
+    """The convolution; with keep_cols also the im2col columns, which a layer
+    can hand back to `_conv_backward` instead of unfolding the input again."""
     x, weight, bias = _common(x, weight, bias, nd)
     stride, pads, dilation, groups, osize = _conv_geometry(x, weight, stride, padding, dilation, groups, nd)
     _check_bias(bias, weight.shape[0])
-    out, _ = _correlate(_pad(x, pads), weight, stride, dilation, osize, groups)
+    out, cols = _correlate(_pad(x, pads), weight, stride, dilation, osize, groups)
     if bias is not None:
         out += bias.reshape(-1, *(1,) * nd)
-    return out
+    return (out, cols) if keep_cols else out
 
 
-def _conv_backward(grad_out, x, weight, stride, padding, dilation, groups, nd):
+def _mask(output_mask):
+    if len(output_mask) != 3:
+        raise ValueError(f"output_mask must hold 3 flags (grad_x, grad_weight, grad_bias), got {output_mask!r}")
+    return tuple(bool(m) for m in output_mask)
+
+
+def _conv_backward(grad_out, x, weight, stride, padding, dilation, groups, nd, output_mask, cols=None):
+    want_x, want_w, want_b = _mask(output_mask)
     x, weight, _ = _common(x, weight, None, nd)
     stride, pads, dilation, groups, osize = _conv_geometry(x, weight, stride, padding, dilation, groups, nd)
     grad_out = as_array(grad_out, "grad_out", nd + 2).astype(x.dtype, copy=False)
     check_shape(grad_out, (x.shape[0], weight.shape[0], *osize), "grad_out")
-    xp = _pad(x, pads)
-    cols = _unfold(xp, weight.shape[2:], stride, dilation, osize, _batch_last(osize))
-    grad_w = _weight_grad(cols, grad_out, weight.shape, groups)
-    grad_xp = _correlate_adjoint(grad_out, weight, stride, dilation, xp.shape[2:], groups)
-    grad_b = grad_out.sum(axis=(0, *range(2, nd + 2)))
-    return _crop(grad_xp, pads, x.shape[2:]), grad_w, grad_b
+    grad_x = grad_w = grad_b = None
+    if want_w:
+        if cols is None:
+            cols = _unfold(_pad(x, pads), weight.shape[2:], stride, dilation, osize, _batch_last(osize))
+        grad_w = _weight_grad(cols, grad_out, weight.shape, groups)
+    if want_x:
+        padded = tuple(i + lo + hi for i, (lo, hi) in zip(x.shape[2:], pads))
+        grad_x = _crop(_correlate_adjoint(grad_out, weight, stride, dilation, padded, groups), pads, x.shape[2:])
+    if want_b:
+        grad_b = grad_out.sum(axis=(0, *range(2, nd + 2)))
+    return grad_x, grad_w, grad_b
 
 
 def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -179,26 +193,34 @@ def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _conv(x, weight, bias, stride, padding, dilation, groups, 3)
 
 
-def conv1d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1):
+def conv1d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1,
+                    output_mask=(True, True, True)):
     """Gradients of `conv1d`: returns (grad_x, grad_weight, grad_bias) shaped like
-    x (N, C_in, L), weight and (C_out,). grad_out has the forward output's shape."""
-    return _conv_backward(grad_out, x, weight, stride, padding, dilation, groups, 1)
+    x (N, C_in, L), weight and (C_out,). grad_out has the forward output's shape;
+    output_mask as in `conv2d_backward`."""
+    return _conv_backward(grad_out, x, weight, stride, padding, dilation, groups, 1, output_mask)
 
 
-def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1):
+def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1,
+                    output_mask=(True, True, True)):
     """Gradients of `conv2d` given grad_out (N, C_out, H_out, W_out).
 
     Returns (grad_x (N, C_in, H, W), grad_weight (C_out, C_in/groups, kH, kW),
     grad_bias (C_out,)). grad_x is the full correlation of grad_out with the
     180-degree-rotated kernel, done here as W^T @ grad followed by col2im;
     grad_weight is the correlation of the input with grad_out; grad_bias sums grad_out.
+    output_mask (as in PyTorch's convolution_backward) skips the gradients
+    whose flag is False and returns None in their place: the first layer of a
+    network needs no grad_x.
     """
-    return _conv_backward(grad_out, x, weight, stride, padding, dilation, groups, 2)
+    return _conv_backward(grad_out, x, weight, stride, padding, dilation, groups, 2, output_mask)
 
 
-def conv3d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1):
-    """Gradients of `conv3d`: (grad_x (N, C_in, D, H, W), grad_weight, grad_bias (C_out,))."""
-    return _conv_backward(grad_out, x, weight, stride, padding, dilation, groups, 3)
+def conv3d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1,
+                    output_mask=(True, True, True)):
+    """Gradients of `conv3d`: (grad_x (N, C_in, D, H, W), grad_weight, grad_bias (C_out,));
+    output_mask as in `conv2d_backward`."""
+    return _conv_backward(grad_out, x, weight, stride, padding, dilation, groups, 3, output_mask)
 
 
 # --- transposed convolution ---------------------------------------------------------

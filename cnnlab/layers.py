@@ -11,7 +11,7 @@ import numpy as np
 from . import arithmetic
 from ._checks import ntuple
 from .activations import ACTIVATIONS
-from .conv import conv2d, conv2d_backward, conv_transpose2d, conv_transpose2d_backward
+from .conv import _conv, _conv_backward, conv_transpose2d, conv_transpose2d_backward
 from .losses import cross_entropy, cross_entropy_backward
 from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
 
@@ -73,11 +73,19 @@ class Conv2d(Layer):
         return self.params["weight"]
 
     def forward(self, x):
+        # in training, keep the im2col columns: backward needs them for the weight gradient
         self.x = x
-        return conv2d(x, self.weight(), self.params.get("bias"), **self.conf)
+        out = _conv(x, self.weight(), self.params.get("bias"), **self.conf, nd=2, keep_cols=self.training)
+        out, self.cols = out if self.training else (out, None)
+        return out
 
-    def backward(self, grad):
-        gx, gw, gb = conv2d_backward(grad, self.x, self.weight(), **self.conf)
+    can_skip_input_grad = True
+
+    def backward(self, grad, input_grad=True):
+        """input_grad=False (the first layer of a network) skips dLoss/dInput and returns None."""
+        gx, gw, gb = _conv_backward(grad, self.x, self.weight(), **self.conf, nd=2, cols=self.cols,
+                                    output_mask=(input_grad, True, "bias" in self.params))
+        self.cols = None
         self._add_grads(gw, gb)
         return gx
 
@@ -132,8 +140,8 @@ class SparseConv2d(Conv2d):
     def weight(self):
         return self.params["weight"] * self.mask
 
-    def backward(self, grad):
-        gx = super().backward(grad)
+    def backward(self, grad, input_grad=True):
+        gx = super().backward(grad, input_grad)
         self.grads["weight"] *= self.mask
         return gx
 

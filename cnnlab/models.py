@@ -25,8 +25,13 @@ class Sequential:
 
     __call__ = forward
 
-    def backward(self, grad):
-        for _, layer in reversed(self.layers):
+    def backward(self, grad, input_grad=True):
+        """Backpropagate dLoss/dOutput; returns dLoss/dInput. With input_grad=False
+        a first layer that can (a convolution) skips that last, unused gradient
+        and None is returned: training never needs the gradient of the images."""
+        for i, (_, layer) in enumerate(reversed(self.layers)):
+            if i == len(self.layers) - 1 and not input_grad and getattr(layer, "can_skip_input_grad", False):
+                return layer.backward(grad, input_grad=False)
             grad = layer.backward(grad)
         return grad
 

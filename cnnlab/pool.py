@@ -90,10 +90,11 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     out, arg, (k, s, p, d, osize, _) = _max_taps(x, kernel_size, stride, padding, dilation, ceil_mode)
     if not return_indices:
         return out
-    ti, tj = np.divmod(arg, k[1])
-    rows = np.arange(osize[0])[:, None] * s[0] - p[0] + ti * d[0]
-    cols = np.arange(osize[1])[None, :] * s[1] - p[1] + tj * d[1]
-    return out, (rows * x.shape[3] + cols).astype(np.int64)
+    # flat index = (window origin row + tap row) * W + (window origin col + tap col)
+    width = x.shape[3]
+    origin = ((np.arange(osize[0]) * s[0] - p[0])[:, None] * width + np.arange(osize[1]) * s[1] - p[1])
+    tap_offset = np.array([i * d[0] * width + j * d[1] for i, j in np.ndindex(*k)], dtype=np.int64)
+    return out, origin + tap_offset[arg]
 
 
 def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,

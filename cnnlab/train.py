@@ -53,7 +53,7 @@ def train_epoch(model, optimizer, x, y, batch_size, rng, progress=None):
         out = model.forward(x[idx])
         loss = model.loss.forward(out, y[idx])
         model.zero_grad()
-        model.backward(model.loss.backward())
+        model.backward(model.loss.backward(), input_grad=False)
         optimizer.step()
         total += loss * len(idx)
         correct += int((model.predict(out) == y[idx]).sum())
