@@ -185,3 +185,14 @@ def test_im2col_col2im(rng):
     # cells covered by several windows come back multiplied by their count
     ones = cl.col2im(cl.im2col(np.ones((1, 1, 4, 4)), 2), (4, 4), 2)
     np.testing.assert_array_equal(ones[0, 0], [[1, 2, 2, 1], [2, 4, 4, 2], [2, 4, 4, 2], [1, 2, 2, 1]])
+
+
+def test_output_mask_skips_gradients(rng):
+    x, w = rng.standard_normal((2, 3, 7, 7)), rng.standard_normal((4, 3, 3, 3))
+    g = rng.standard_normal((2, 4, 5, 5))
+    full = cl.conv2d_backward(g, x, w)
+    for mask in [(False, True, True), (True, False, False), (False, False, True), (True, True, False)]:
+        for got, want, on in zip(cl.conv2d_backward(g, x, w, output_mask=mask), full, mask):
+            assert got is None if not on else np.allclose(got, want)
+    with pytest.raises(ValueError, match="output_mask must hold 3 flags"):
+        cl.conv2d_backward(g, x, w, output_mask=(True, False))

@@ -98,3 +98,17 @@ def test_linear_checks_its_input():
         L.Linear(5, 3).forward(np.zeros((2, 4)))
     with pytest.raises(ValueError, match="unknown activation 'swish'"):
         L.Activation("swish")
+
+
+def test_conv_layer_reuses_columns_and_can_skip_the_input_gradient(rng):
+    import cnnlab as cl
+    layer = f64(L.Conv2d(3, 4, 3, padding=1, rng=rng))
+    x, g = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((2, 4, 6, 6))
+    layer.forward(x)
+    assert layer.cols is not None  # kept for the weight gradient
+    assert layer.backward(g, input_grad=False) is None
+    gx, gw, gb = cl.conv2d_backward(g, x, layer.params["weight"], padding=1)
+    np.testing.assert_allclose(layer.grads["weight"], gw)
+    layer.training = False
+    layer.forward(x)
+    assert layer.cols is None  # evaluation keeps nothing
