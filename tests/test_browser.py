@@ -143,6 +143,12 @@ def wait_for_text(box, text, timeout=30_000):
     box.locator(".widget-html-content", has_text=text).first.wait_for(timeout=timeout)
 
 
+def wait_for_new_figure(page, before):
+    """Until every figure of the explorers differs from `before` (the figure re-rendered)."""
+    page.wait_for_function("(before) => [...document.querySelectorAll('.widget-output img')]"
+                           ".every(i => i.src !== before)", arg=before, timeout=30_000)
+
+
 def shot(page, name):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"))
@@ -158,8 +164,7 @@ def test_arithmetic_explorer(lab, page):
     wait_for_text(box, "o = floor((6 + 2·1 − 3)/1) + 1 = 6")
     set_slider(box, "padding p", 0)
     wait_for_text(box, "o = floor((6 + 2·0 − 3)/1) + 1 = 4")
-    page.wait_for_function("(before) => [...document.querySelectorAll('.widget-output img')]"
-                           ".every(i => i.src !== before)", arg=before, timeout=30_000)
+    wait_for_new_figure(page, before)
     assert figure_src(box) != before  # the figure was re-rendered
     set_slider(box, "kernel k", 7)  # larger than the padded input: a message, not a traceback
     wait_for_text(box, "Invalid setting")
@@ -175,8 +180,7 @@ def test_checkerboard_explorer(lab, page):
     shot(page, "checkerboard-before")
     box.locator(".widget-dropdown", has_text="upsampling").locator("select").select_option("nearest")
     wait_for_text(box, "Even: away from the border")
-    page.wait_for_function("(before) => [...document.querySelectorAll('.widget-output img')]"
-                           ".every(i => i.src !== before)", arg=before, timeout=30_000)
+    wait_for_new_figure(page, before)
     shot(page, "checkerboard-after")
 
 
@@ -191,8 +195,7 @@ def test_filter_playground(lab, page):
     shot(page, "playground-before")
     dropdown.locator("select").select_option("laplacian")
     wait_for_text(box, "filter: laplacian")
-    page.wait_for_function("(before) => [...document.querySelectorAll('.widget-output img')]"
-                           ".every(i => i.src !== before)", arg=before, timeout=30_000)
+    wait_for_new_figure(page, before)
     centre = box.locator(".widget-text input").nth(4)  # the middle of the 3x3 grid
     centre.fill("-5")
     centre.press("Enter")

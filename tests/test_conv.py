@@ -116,34 +116,33 @@ def test_conv1d_and_conv3d_agree_with_conv2d(rng):
         np.testing.assert_allclose(y3[:, :, dz], manual, atol=1e-12)
 
 
+def check_all_gradients(forward, backward, args, kw, rng):
+    """Central differences for x, weight and bias against backward(g, x, weight, **kw)."""
+    g = rng.standard_normal(forward(*args, **kw).shape)
+    analytic = backward(g, *args[:2], **kw)
+    for i, (arg, grad) in enumerate(zip(args, analytic)):
+        def probe(v, i=i):
+            return forward(*args[:i], v, *args[i + 1:], **kw)
+        assert rel_error(numerical_gradient(probe, arg.copy(), g), grad) < 1e-6, ("x", "weight", "bias")[i]
+
+
 @pytest.mark.parametrize("nd", [1, 2, 3])
 def test_conv_gradcheck(rng, nd):
+    k = (3,) * nd if nd < 3 else (2,) * nd
+    args = rng.standard_normal((2, 4, *(5,) * nd)), rng.standard_normal((4, 2, *k)), rng.standard_normal(4)
     kw = dict(stride=2, padding=1, dilation=1 if nd == 3 else 2, groups=2)
-    x = rng.standard_normal((2, 4, *(5,) * nd))
-    w = rng.standard_normal((4, 2, *((3,) * nd if nd < 3 else (2,) * nd)))
-    b = rng.standard_normal(4)
-    conv = [cl.conv1d, cl.conv2d, cl.conv3d][nd - 1]
-    back = [cl.conv1d_backward, cl.conv2d_backward, cl.conv3d_backward][nd - 1]
-    g = rng.standard_normal(conv(x, w, b, **kw).shape)
-    gx, gw, gb = back(g, x, w, **kw)
-    assert rel_error(numerical_gradient(lambda v: conv(v, w, b, **kw), x.copy(), g), gx) < 1e-6
-    assert rel_error(numerical_gradient(lambda v: conv(x, v, b, **kw), w.copy(), g), gw) < 1e-6
-    assert rel_error(numerical_gradient(lambda v: conv(x, w, v, **kw), b.copy(), g), gb) < 1e-6
+    check_all_gradients([cl.conv1d, cl.conv2d, cl.conv3d][nd - 1],
+                        [cl.conv1d_backward, cl.conv2d_backward, cl.conv3d_backward][nd - 1], args, kw, rng)
 
 
 @pytest.mark.parametrize("nd", [1, 2, 3])
 def test_conv_transpose_gradcheck(rng, nd):
+    k = (3,) * nd if nd < 3 else (2,) * nd
+    args = rng.standard_normal((2, 2, *(3,) * nd)), rng.standard_normal((2, 3, *k)), rng.standard_normal(3)
     kw = dict(stride=2, padding=1, output_padding=1, groups=1, dilation=1)
-    x = rng.standard_normal((2, 2, *(3,) * nd))
-    w = rng.standard_normal((2, 3, *((3,) * nd if nd < 3 else (2,) * nd)))
-    b = rng.standard_normal(3)
-    up = [cl.conv_transpose1d, cl.conv_transpose2d, cl.conv_transpose3d][nd - 1]
-    back = [cl.conv_transpose1d_backward, cl.conv_transpose2d_backward, cl.conv_transpose3d_backward][nd - 1]
-    g = rng.standard_normal(up(x, w, b, **kw).shape)
-    gx, gw, gb = back(g, x, w, **kw)
-    assert rel_error(numerical_gradient(lambda v: up(v, w, b, **kw), x.copy(), g), gx) < 1e-6
-    assert rel_error(numerical_gradient(lambda v: up(x, v, b, **kw), w.copy(), g), gw) < 1e-6
-    assert rel_error(numerical_gradient(lambda v: up(x, w, v, **kw), b.copy(), g), gb) < 1e-6
+    check_all_gradients([cl.conv_transpose1d, cl.conv_transpose2d, cl.conv_transpose3d][nd - 1],
+                        [cl.conv_transpose1d_backward, cl.conv_transpose2d_backward,
+                         cl.conv_transpose3d_backward][nd - 1], args, kw, rng)
 
 
 def test_batch_layouts_agree(rng, monkeypatch):
