@@ -60,7 +60,7 @@ def train_epoch(model, optimizer, x, y, batch_size, rng, progress=None):
         if progress is not None:
             progress.update(len(idx))
             if step % 20 == 0:
-                progress.set_postfix(loss=f"{loss:.4f}", lr=f"{optimizer.lr:.3g}")
+                progress.set_postfix(loss=f"{loss:.4f}", lr=f"{optimizer.lr:.3g}", refresh=False)
     return total / len(x), correct / len(x)
 
 
@@ -84,8 +84,10 @@ def fit(model, optimizer, train_data, epochs, batch_size=64, val_data=None, seed
     for epoch in range(start, epochs):
         t0 = time.perf_counter()
         model.reseed(seed, epoch)
+        # redraw at most once a second: in a notebook every redraw is a widget message, and a
+        # flood of them can outrun the kernel's output channel (nbval then times out)
         bar = tqdm(total=len(x), desc=f"epoch {epoch + 1}/{epochs}", unit="img", leave=True,
-                   disable=not progress)
+                   disable=not progress, mininterval=1.0)
         loss, acc = train_epoch(model, optimizer, x, y, batch_size, np.random.default_rng([seed, epoch]), bar)
         if scheduler is not None:
             scheduler.step()
