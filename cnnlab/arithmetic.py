@@ -6,7 +6,6 @@ the formula the code runs. Symbols follow Dumoulin & Visin's guide:
 i input size, k kernel size, s stride, p padding, d dilation, o output size.
 """
 import math
-import numbers
 
 import numpy as np
 
@@ -176,7 +175,3 @@ def conv_connections(in_channels, out_channels, kernel_size, output_size, groups
     neuron is wired to (C_in/groups) * prod(k) inputs, plus one for its bias."""
     fan_in = (in_channels // groups) * _prod(kernel_size) + (1 if bias else 0)
     return out_channels * _prod(output_size) * fan_in
-
-
-def is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)

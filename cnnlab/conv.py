@@ -109,7 +109,7 @@ def _conv_geometry(x, weight, stride, padding, dilation, groups, nd):
 
 
 def _transpose_geometry(x, weight, stride, padding, output_padding, dilation, groups, nd):
-    c_in, c_w = weight.shape[:2]
+    c_in = weight.shape[0]
     groups = _check_groups(groups, c_in, "in_channels (weight.shape[0])")
     if x.shape[1] != c_in:
         raise ValueError(f"input has {x.shape[1]} channels but conv_transpose weight {weight.shape} "

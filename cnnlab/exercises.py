@@ -36,32 +36,44 @@ def correlate2d_cases(rng=None):
     return [(rng.integers(-4, 5, s).astype(float), rng.integers(-3, 4, k).astype(float)) for s, k in shapes]
 
 
-def check_correlate2d(fn):
-    """Check `fn(image, kernel) -> out`: 'valid' 2-D cross-correlation of a
-    (H, W) image with a (kH, kW) kernel, out of shape (H - kH + 1, W - kW + 1)."""
+def _check(fn, cases, expected, label, shape_hint, mistakes, value_hint, oracle):
+    """Run `fn` on every case against `expected`; report the first failure with
+    the most specific hint: a crash, a wrong shape, a known mistake (`mistakes`
+    is a list of (wrong_fn, message) pairs), or the first mismatching cell."""
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    cases = correlate2d_cases()
-    for n, (image, kernel) in enumerate(cases):
-        want = reference.conv2d(image[None, None], kernel[None, None])[0, 0]
-        got, error = _call(fn, image.copy(), kernel.copy())
-        where = f"case {n} (image {image.shape}, kernel {kernel.shape})"
+    for n, args in enumerate(cases):
+        want = expected(*args)
+        got, error = _call(fn, *(a.copy() if isinstance(a, np.ndarray) else a for a in args))
+        where = f"case {n} ({label(*args)})"
         if error:
             return _report(False, f"{where}: {error}")
         if got.shape != want.shape:
-            return _report(False, f"{where}: output shape {got.shape}, expected {want.shape}. Hint: a "
-                                  "valid correlation has one output per window position that fits "
-                                  "inside the image, i.e. (H - kH + 1, W - kW + 1).")
+            return _report(False, f"{where}: output shape {got.shape}, expected {want.shape}. Hint: {shape_hint}")
         if np.allclose(got, want):
             continue
-        flipped = reference.conv2d(image[None, None], kernel[None, None, ::-1, ::-1])[0, 0]
-        if np.allclose(got, flipped):
-            return _report(False, f"{where}: you computed a true convolution (kernel flipped by 180 "
-                                  "degrees). Hint: cross-correlation, what CNN layers compute, uses "
-                                  "kernel[i, j] unflipped at window offset (i, j).")
-        return _report(False, f"{where}: {_first_mismatch(got, want)}. Hint: each output cell is "
-                              "sum(image[r:r+kH, c:c+kW] * kernel).")
-    return _report(True, f"all {len(cases)} cases match cnnlab.reference.conv2d.")
+        for wrong, message in mistakes:
+            if np.allclose(got, wrong(*args)):
+                return _report(False, f"{where}: {message}")
+        return _report(False, f"{where}: {_first_mismatch(got, want)}. Hint: {value_hint}")
+    return _report(True, f"all {len(cases)} cases match {oracle}.")
+
+
+def check_correlate2d(fn):
+    """Check `fn(image, kernel) -> out`: 'valid' 2-D cross-correlation of a
+    (H, W) image with a (kH, kW) kernel, out of shape (H - kH + 1, W - kW + 1)."""
+    def correlate(image, kernel):
+        return reference.conv2d(image[None, None], kernel[None, None])[0, 0]
+
+    return _check(
+        fn, correlate2d_cases(), correlate,
+        lambda image, kernel: f"image {image.shape}, kernel {kernel.shape}",
+        "a valid correlation has one output per window position that fits inside the image, "
+        "i.e. (H - kH + 1, W - kW + 1).",
+        [(lambda image, kernel: correlate(image, kernel[::-1, ::-1]),
+          "you computed a true convolution (kernel flipped by 180 degrees). Hint: cross-correlation, what "
+          "CNN layers compute, uses kernel[i, j] unflipped at window offset (i, j).")],
+        "each output cell is sum(image[r:r+kH, c:c+kW] * kernel).", "cnnlab.reference.conv2d")
 
 
 def max_pool_cases(rng=None):
@@ -75,24 +87,12 @@ def check_max_pool(fn):
     """Check `fn(image, size) -> out`: non-overlapping max pooling of a (H, W)
     image with a size x size window and stride `size`, floor mode: out has shape
     (H // size, W // size) and leftover rows/columns are dropped."""
-    if not callable(fn):
-        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    cases = max_pool_cases()
-    for n, (image, k) in enumerate(cases):
-        want = reference.max_pool2d(image[None, None], k)[0, 0]
-        got, error = _call(fn, image.copy(), k)
-        where = f"case {n} (image {image.shape}, size {k})"
-        if error:
-            return _report(False, f"{where}: {error}")
-        if got.shape != want.shape:
-            return _report(False, f"{where}: output shape {got.shape}, expected {want.shape}. Hint: with "
-                                  "stride = size the output has floor(H / size) x floor(W / size) cells; "
-                                  "rows or columns that do not fill a whole window are dropped.")
-        if np.allclose(got, want):
-            continue
-        if np.allclose(got, reference.avg_pool2d(image[None, None], k)[0, 0]):
-            return _report(False, f"{where}: you computed the average of each window. Hint: max "
-                                  "pooling keeps the largest value.")
-        return _report(False, f"{where}: {_first_mismatch(got, want)}. Hint: windows do not overlap; "
-                              "output cell (r, c) is the max of image[r*size:(r+1)*size, c*size:(c+1)*size].")
-    return _report(True, f"all {len(cases)} cases match cnnlab.reference.max_pool2d.")
+    return _check(
+        fn, max_pool_cases(), lambda image, k: reference.max_pool2d(image[None, None], k)[0, 0],
+        lambda image, k: f"image {image.shape}, size {k}",
+        "with stride = size the output has floor(H / size) x floor(W / size) cells; rows or columns "
+        "that do not fill a whole window are dropped.",
+        [(lambda image, k: reference.avg_pool2d(image[None, None], k)[0, 0],
+          "you computed the average of each window. Hint: max pooling keeps the largest value.")],
+        "windows do not overlap; output cell (r, c) is the max of image[r*size:(r+1)*size, c*size:(c+1)*size].",
+        "cnnlab.reference.max_pool2d")
