@@ -2,8 +2,9 @@
 
     python -m benchmarks.run [--quick] [--no-epoch] [--out benchmarks/results]
 
-Every number is a median over repeats, and every ratio compares timings taken
-in the same run on the same machine, so a loaded machine shifts both sides.
+Every number is a median over repeats. cnnlab and PyTorch take turns in short
+blocks, and each ratio is the median of the per-round ratios, so the drifting
+speed of a shared machine affects both sides alike.
 Writes `latest.md` and `latest.json` to the output folder and prints the table.
 """
 import argparse
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 import cnnlab as cl
-from cnnlab import reference
+from cnnlab import layers, reference
 
 try:
     import torch
@@ -39,6 +40,32 @@ def median_time(fn, min_repeats=5, min_seconds=0.5):
     return float(np.median(times))
 
 
+def interleaved_times(fns, rounds=7, block_seconds=0.1, settle_seconds=0.15):
+    """Per-round median wall times (seconds) of each function, shape (rounds, len(fns)).
+
+    The functions take turns in blocks, round after round: the speed of a
+    shared machine drifts by up to 2x over seconds, and taking turns exposes
+    every function to the same drift (the per-round ratios cancel it). Each
+    block first runs its function uncounted for `settle_seconds`: after a
+    NumPy matmul, OpenBLAS's idle threads keep spinning for ~0.1 s and slow
+    PyTorch down by a quarter, which must not count against PyTorch.
+    """
+    out = np.empty((rounds, len(fns)))
+    for r in range(rounds):
+        for i, fn in enumerate(fns):
+            start = time.perf_counter()
+            fn()
+            while time.perf_counter() - start < settle_seconds:
+                fn()
+            times, start = [], time.perf_counter()
+            while len(times) < 3 or time.perf_counter() - start < block_seconds:
+                t = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - t)
+            out[r, i] = np.median(times)
+    return out
+
+
 def gemm_gflops(n=2048, min_seconds=1.0):
     """The practical float32 ceiling: GFLOP/s of one large NumPy matmul."""
     a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
@@ -51,10 +78,10 @@ def _t(a, grad=False):
 
 def conv_cases(batch_sizes):
     """(name, N, cnnlab fn, torch fn, loop fn at N=1, GFLOP) for conv2d cases."""
-    layers = {"C1 1x32x32->6@5x5": (1, 32, 6, 5, 0), "C3 6x14x14->16@5x5": (6, 14, 16, 5, 0),
+    shapes = {"C1 1x32x32->6@5x5": (1, 32, 6, 5, 0), "C3 6x14x14->16@5x5": (6, 14, 16, 5, 0),
               "wide 32x28x28->64@3x3 p1": (32, 28, 64, 3, 1)}
     rng = np.random.default_rng(0)
-    for label, (cin, size, cout, k, p) in layers.items():
+    for label, (cin, size, cout, k, p) in shapes.items():
         for n in batch_sizes:
             x = rng.standard_normal((n, cin, size, size), dtype=np.float32)
             w = rng.standard_normal((cout, cin, k, k), dtype=np.float32)
@@ -69,7 +96,17 @@ def conv_cases(batch_sizes):
             yield (f"conv2d fwd {label}", n, lambda x=x, w=w, p=p: cl.conv2d(x, w, padding=p),
                    torch and (lambda x=x, w=w, p=p: F.conv2d(_t(x), _t(w), padding=p)),
                    lambda x1=x1, w=w, p=p: reference.conv2d(x1, w, padding=p), flops)
-            yield (f"conv2d fwd+bwd {label}", n,
+            layer = layers.Conv2d(cin, cout, k, padding=p, bias=False)
+            layer.params["weight"][...] = w
+
+            def step(layer=layer, x=x, g=g):
+                layer.forward(x)
+                layer.backward(g)
+
+            # The layer keeps its im2col columns for backward, as autograd keeps
+            # its saved tensors; the stateless pair has to unfold the input again.
+            yield f"conv2d fwd+bwd {label}", n, step, torch and tf, None, 3 * flops
+            yield (f"conv2d fwd+bwd stateless {label}", n,
                    lambda x=x, w=w, g=g, p=p: (cl.conv2d(x, w, padding=p), cl.conv2d_backward(g, x, w, padding=p)),
                    torch and tf, None, 3 * flops)
 
@@ -142,19 +179,20 @@ def lenet_epoch(batch_size=64, limit=None):
     return ours, theirs, peak
 
 
-def run(quick=False, epoch=True, min_seconds=0.5, min_repeats=5):
+def run(quick=False, epoch=True, min_seconds=0.5, rounds=7):
     if torch is not None:
         torch.set_num_threads(os.cpu_count())
     peak = gemm_gflops(1024 if quick else 2048, 2 * min_seconds)
     rows = []
     cases = list(conv_cases((64,) if quick else (64, 256))) + list(other_cases(64))
     for name, n, ours, theirs, loop, gflop in cases:
-        t_ours = median_time(ours, min_repeats, min_seconds)
-        t_theirs = median_time(theirs, min_repeats, min_seconds) if theirs else None
+        per_round = interleaved_times([ours, theirs] if theirs else [ours], rounds, min_seconds / 5, min_seconds / 3)
+        t_ours = float(np.median(per_round[:, 0]))
+        t_theirs = float(np.median(per_round[:, 1])) if theirs else None
         t_loop = median_time(loop, min_repeats=1, min_seconds=0) if (loop and not quick) else None
         rows.append(dict(case=name, N=n, cnnlab_ms=1e3 * t_ours,
                          torch_ms=t_theirs and 1e3 * t_theirs,
-                         ratio=t_theirs and t_ours / t_theirs,
+                         ratio=theirs and float(np.median(per_round[:, 0] / per_round[:, 1])),
                          gflops=gflop and gflop / t_ours,
                          peak_fraction=gflop and gflop / t_ours / peak,
                          loop_ms_n1=t_loop and 1e3 * t_loop))

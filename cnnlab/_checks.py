@@ -11,7 +11,8 @@ def ntuple(value, n, name, minimum=1):
     if len(items) != n:
         raise ValueError(f"{name} must be an int or a tuple of {n} ints, got {value!r}")
     for v in items:
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        # plain ints skip the (slow) abstract-class check; NumPy integers pass it, bools don't
+        if type(v) is not int and (isinstance(v, bool) or not isinstance(v, numbers.Integral)):
             raise TypeError(f"{name} must contain integers, got {value!r}")
         if v < minimum:
             raise ValueError(f"{name} must be >= {minimum}, got {value!r}")

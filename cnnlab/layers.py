@@ -67,6 +67,7 @@ class Conv2d(Layer):
         self._init_params((out_channels, in_channels // groups, *k), in_channels // groups * k[0] * k[1],
                           out_channels if bias else 0, rng, dtype)
         self.conf = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+        self._cols_memory = []  # Scratch per batch chunk, reused every step (same sizes)
 
     def weight(self):
         """The kernel the convolution uses (subclasses may constrain it)."""
@@ -75,8 +76,11 @@ class Conv2d(Layer):
     def forward(self, x):
         # in training, keep the im2col columns: backward needs them for the weight gradient
         self.x = x
-        out = _conv(x, self.weight(), self.params.get("bias"), **self.conf, nd=2, keep_cols=self.training)
-        out, self.cols = out if self.training else (out, None)
+        if not self.training:
+            self.cols = None
+            return _conv(x, self.weight(), self.params.get("bias"), **self.conf, nd=2)
+        out, self.cols = _conv(x, self.weight(), self.params.get("bias"), **self.conf, nd=2,
+                               memory=self._cols_memory)
         return out
 
     can_skip_input_grad = True

@@ -12,10 +12,51 @@ every group a contiguous 2-D matrix product.
 `im2col`/`col2im` expose the same thing with `torch.nn.functional.unfold`/
 `fold` conventions for teaching.
 """
+import functools
+import math
+import threading
+
 import numpy as np
 
 from ._checks import as_array, ntuple
 from .arithmetic import conv_output_size, padding_amounts
+
+
+class Scratch:
+    """Reusable memory for temporaries: `get` returns an uninitialised array
+    viewing one buffer that only ever grows.
+
+    A fresh multi-megabyte array costs more than the copy that fills it: the
+    kernel must map and zero every page (NumPy even asks for huge pages, which
+    can stall on compaction). The engine's columns, GEMM results and
+    accumulators are the same size every training step, so they reuse memory.
+    An array from `get` is valid until the next `get` on the same Scratch.
+    """
+
+    def __init__(self):
+        self._buf = np.empty(0, np.uint8)
+
+    def get(self, shape, dtype):
+        dtype = np.dtype(dtype)
+        nbytes = math.prod(shape) * dtype.itemsize
+        if self._buf.size < nbytes:
+            self._buf = np.empty(nbytes, np.uint8)
+        return self._buf[:nbytes].view(dtype).reshape(shape)
+
+
+_local = threading.local()
+
+
+def scratch(name):
+    """The engine's per-thread Scratch called `name` (one per role, so that the
+    temporaries alive at the same time never share memory)."""
+    pool = _local.__dict__.setdefault("pool", {})
+    return pool.setdefault(name, Scratch())
+
+
+def release_scratch():
+    """Free this thread's scratch memory (it is otherwise kept for reuse)."""
+    _local.__dict__.pop("pool", None)
 
 
 def _tap_slices(tap, stride, dilation, osize):
@@ -32,17 +73,31 @@ BATCH_LAST_BELOW = 256
 
 
 def _batch_last(osize):
-    return int(np.prod(osize)) < BATCH_LAST_BELOW
+    return math.prod(osize) < BATCH_LAST_BELOW
+
+
+def _cf_view(a, batch_last):
+    """(N, C, *S) as a channel-first view: (C, N, *S), or (C, *S, N) with batch_last."""
+    return np.moveaxis(a, 0, -1) if batch_last else a.swapaxes(0, 1)
+
+
+def _in_scratch(a, name):
+    """A contiguous copy of `a` in scratch memory `name`."""
+    out = scratch(name).get(a.shape, a.dtype)
+    np.copyto(out, a)
+    return out
 
 
 def _channels_first(a, batch_last):
-    """(N, C, *S) -> (C, N, *S) as a view, or (C, *S, N) as a contiguous copy."""
-    return np.ascontiguousarray(np.moveaxis(a, 0, -1)) if batch_last else a.swapaxes(0, 1)
+    """(N, C, *S) -> (C, N, *S) as a view, or (C, *S, N) as a contiguous copy
+    (in scratch memory)."""
+    return _in_scratch(_cf_view(a, batch_last), "channels_first") if batch_last else _cf_view(a, False)
 
 
 def _batch_first(a, batch_last):
-    """Inverse of `_channels_first`, as a contiguous (N, C, *S) array."""
-    return np.ascontiguousarray(np.moveaxis(a, -1, 0) if batch_last else a.swapaxes(0, 1))
+    """Inverse of `_channels_first`, as a new contiguous (N, C, *S) array
+    (always a copy: `a` may live in scratch memory)."""
+    return (np.moveaxis(a, -1, 0) if batch_last else a.swapaxes(0, 1)).copy()
 
 
 def _cf_shape(c, n, size, batch_last):
@@ -54,14 +109,24 @@ def _spatial(slices, batch_last):
     return (slice(None), *slices, slice(None)) if batch_last else (slice(None), slice(None), *slices)
 
 
-def _unfold(xp, ksize, stride, dilation, osize, batch_last=False):
+@functools.lru_cache(maxsize=256)
+def _tap_indices(ksize, stride, dilation, osize, batch_last):
+    """For every kernel tap, (index into the columns, index into the channel-first
+    input). Computed once per geometry: a training loop asks for the same ones
+    every step."""
+    return [((slice(None), *tap), _spatial(_tap_slices(tap, stride, dilation, osize), batch_last))
+            for tap in np.ndindex(*ksize)]
+
+
+def _unfold(xp, ksize, stride, dilation, osize, batch_last=False, out=None):
     """Padded input (N, C, *S) -> columns (C, *ksize, N, *osize), or
-    (C, *ksize, *osize, N) with batch_last."""
+    (C, *ksize, *osize, N) with batch_last; written into Scratch `out` if given."""
     n, c = xp.shape[:2]
-    cols = np.empty((c, *ksize, *_cf_shape(c, n, osize, batch_last)[1:]), dtype=xp.dtype)
+    shape = (c, *ksize, *_cf_shape(c, n, osize, batch_last)[1:])
+    cols = out.get(shape, xp.dtype) if out is not None else np.empty(shape, dtype=xp.dtype)
     xt = _channels_first(xp, batch_last)
-    for tap in np.ndindex(*ksize):
-        cols[(slice(None), *tap)] = xt[_spatial(_tap_slices(tap, stride, dilation, osize), batch_last)]
+    for col, src in _tap_indices(tuple(ksize), tuple(stride), tuple(dilation), tuple(osize), batch_last):
+        cols[col] = xt[src]
     return cols
 
 
@@ -72,9 +137,10 @@ def _fold(cols, padded_shape, stride, dilation, batch_last=False):
     ksize = cols.shape[1:1 + nd]
     osize = cols.shape[1 + nd:1 + 2 * nd] if batch_last else cols.shape[2 + nd:]
     n, c = padded_shape[:2]
-    out = np.zeros(_cf_shape(c, n, padded_shape[2:], batch_last), dtype=cols.dtype)
-    for tap in np.ndindex(*ksize):
-        out[_spatial(_tap_slices(tap, stride, dilation, osize), batch_last)] += cols[(slice(None), *tap)]
+    out = scratch("fold").get(_cf_shape(c, n, padded_shape[2:], batch_last), cols.dtype)
+    out.fill(0)
+    for col, dst in _tap_indices(tuple(ksize), tuple(stride), tuple(dilation), tuple(osize), batch_last):
+        out[dst] += cols[col]
     return _batch_first(out, batch_last)
 
 

@@ -195,3 +195,72 @@ def test_output_mask_skips_gradients(rng):
             assert got is None if not on else np.allclose(got, want)
     with pytest.raises(ValueError, match="output_mask must hold 3 flags"):
         cl.conv2d_backward(g, x, w, output_mask=(True, False))
+
+
+def test_results_never_alias_scratch_memory(rng):
+    """Temporaries are reused between calls; results must not be among them."""
+    for shape in [(1, 1, 6, 6), (1, 3, 30, 30), (2, 3, 6, 6)]:  # N=1 / C=1 make transposes no-ops
+        x, w = rng.standard_normal(shape), rng.standard_normal((2, shape[1], 3, 3))
+        y = cl.conv2d(x, w)
+        g = np.ones_like(y)
+        grads = cl.conv2d_backward(g, x, w)
+        keep = [a.copy() for a in (y, *grads)]
+        cl.conv2d(x + 1, w * 2)
+        cl.conv2d_backward(g * 3, x - 1, w)
+        cl.conv_transpose2d(y, w)
+        for a, b in zip((y, *grads), keep):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_chunked_batches_agree(rng, monkeypatch):
+    """Big batch-last column matrices are built a chunk of samples at a time."""
+    x, w = rng.standard_normal((7, 3, 9, 9)), rng.standard_normal((4, 3, 3, 3))
+    g = rng.standard_normal((7, 4, 4, 4))
+    whole = (cl.conv2d(x, w, stride=2), *cl.conv2d_backward(g, x, w, stride=2))
+    monkeypatch.setattr("cnnlab.conv.CHUNK_BYTES", 3 * 9 * 16 * 8 * 2)  # two samples' columns per chunk
+    from cnnlab.conv import _chunks
+    assert [c.stop - c.start for c in _chunks(x, w, (4, 4))] == [1, 2, 2, 2]
+    chunked = (cl.conv2d(x, w, stride=2), *cl.conv2d_backward(g, x, w, stride=2))
+    for a, b in zip(whole, chunked):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    from cnnlab.layers import Conv2d
+    layer = Conv2d(3, 4, 3, stride=2, bias=False)
+    layer.params["weight"] = w
+    layer.grads["weight"] = np.zeros_like(w)
+    np.testing.assert_allclose(layer.forward(x), whole[0], atol=1e-12)
+    assert len(layer.cols) == 4  # one kept column matrix per chunk
+    np.testing.assert_allclose(layer.backward(g), whole[1], atol=1e-12)
+    np.testing.assert_allclose(layer.grads["weight"], whole[2], atol=1e-12)
+
+
+def test_threads_have_their_own_scratch(rng):
+    from concurrent.futures import ThreadPoolExecutor
+    w = rng.standard_normal((4, 3, 3, 3))
+    xs = [rng.standard_normal((8, 3, 10, 10)) for _ in range(6)]
+    expected = [cl.conv2d_backward(np.ones((8, 4, 8, 8)), x, w)[0] for x in xs]
+
+    def work(i):
+        return [cl.conv2d_backward(np.ones((8, 4, 8, 8)), xs[i], w)[0] for _ in range(20)]
+
+    with ThreadPoolExecutor(3) as pool:
+        for i, results in enumerate(pool.map(work, range(6))):
+            for r in results:
+                np.testing.assert_array_equal(r, expected[i])
+
+
+def test_geometry_accepts_lists_and_keeps_raising(rng):
+    x, w = rng.standard_normal((1, 2, 7, 7)), rng.standard_normal((3, 2, 3, 3))
+    np.testing.assert_array_equal(cl.conv2d(x, w, stride=[1, 2], padding=[1, 0]),
+                                  cl.conv2d(x, w, stride=(1, 2), padding=(1, 0)))
+    np.testing.assert_array_equal(cl.conv2d(x, w, stride=np.int64(2)), cl.conv2d(x, w, stride=2))
+    for _ in range(2):  # the cache of valid geometries never hides an error
+        with pytest.raises(ValueError, match="stride must be >= 1"):
+            cl.conv2d(x, w, stride=0)
+
+
+def test_release_scratch(rng):
+    from cnnlab import unfold
+    x, w = rng.standard_normal((2, 2, 6, 6)), rng.standard_normal((3, 2, 3, 3))
+    y = cl.conv2d(x, w)
+    unfold.release_scratch()
+    np.testing.assert_array_equal(cl.conv2d(x, w), y)
