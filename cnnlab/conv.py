@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from . import parallel
 from ._checks import as_array, check_shape, ntuple
 from .arithmetic import conv_output_size, conv_transpose_output_size, padding_amounts
 from .unfold import Scratch, _batch_first, _batch_last, _cf_shape, _cf_view, _fold, _in_scratch, _unfold, scratch
@@ -30,17 +31,18 @@ from .unfold import Scratch, _batch_first, _batch_last, _cf_shape, _cf_view, _fo
 
 # --- building blocks ---------------------------------------------------------
 
-def _correlate(xp, weight, stride, dilation, osize, groups, cols=None):
+def _correlate(xp, weight, stride, dilation, osize, groups, cols=None, out=None):
     """Padded input (N, C, *S) correlated with weight (C_out, C/g, *k).
 
-    Returns the output (N, C_out, *osize) and the columns, which backward can
-    reuse; they live in the Scratch `cols` if given, else in engine scratch."""
+    Returns the output (N, C_out, *osize), new or written into `out`, and the
+    columns, which backward can reuse; they live in the Scratch `cols` if
+    given, else in engine scratch."""
     n, g, bl = xp.shape[0], groups, _batch_last(osize)
     cols = _unfold(xp, weight.shape[2:], stride, dilation, osize, bl, scratch("cols") if cols is None else cols)
     cm = cols.reshape(g, -1, n * math.prod(osize))
     res = np.matmul(weight.reshape(g, weight.shape[0] // g, -1), cm,
                     out=scratch("gemm").get((g, weight.shape[0] // g, cm.shape[-1]), cols.dtype))
-    return _batch_first(res.reshape(_cf_shape(weight.shape[0], n, osize, bl)), bl), cols
+    return _batch_first(res.reshape(_cf_shape(weight.shape[0], n, osize, bl)), bl, out), cols
 
 
 def _grad_matrix(grad, groups):
@@ -50,16 +52,16 @@ def _grad_matrix(grad, groups):
     return _in_scratch(_cf_view(grad, bl), "grad").reshape(groups, grad.shape[1] // groups, -1)
 
 
-def _correlate_adjoint(grad, weight, stride, dilation, padded_shape, groups, gt=None):
-    """Adjoint of `_correlate` in its input: (N, C_out, *o) -> (N, C, *padded_shape).
-    `gt` is grad as `_grad_matrix` if the caller already has it."""
+def _correlate_adjoint(grad, weight, stride, dilation, padded_shape, groups, gt=None, out=None):
+    """Adjoint of `_correlate` in its input: (N, C_out, *o) -> (N, C, *padded_shape),
+    new or written into `out`. `gt` is grad as `_grad_matrix` if the caller already has it."""
     n, cin, osize = grad.shape[0], weight.shape[1] * groups, grad.shape[2:]
     gt = _grad_matrix(grad, groups) if gt is None else gt
     wt = weight.reshape(gt.shape[0], gt.shape[1], -1).swapaxes(1, 2)
     gcols = np.matmul(wt, gt, out=scratch("gcols").get((gt.shape[0], wt.shape[1], gt.shape[2]), gt.dtype))
     bl = _batch_last(osize)
     cols = gcols.reshape(cin, *weight.shape[2:], *_cf_shape(cin, n, osize, bl)[1:])
-    return _fold(cols, (n, cin, *padded_shape), stride, dilation, bl)
+    return _fold(cols, (n, cin, *padded_shape), stride, dilation, bl, out)
 
 
 def _weight_grad(cols, gt, weight_shape):
@@ -159,43 +161,44 @@ def _transpose_geometry(x, weight, stride, padding, output_padding, dilation, gr
 # --- convolution ---------------------------------------------------------------
 
 # Batch-last columns bigger than this are built and consumed a chunk of samples
-# at a time: columns that stay in cache make the copies and GEMMs faster
-# (LeNet's C3 at batch 256 runs 1.35x faster in four chunks than in one).
+# at a time: columns that stay in the CPU cache make the copies and GEMMs faster.
 CHUNK_BYTES = 4 << 20
+# Columns are also split into one chunk per thread (`cnnlab.parallel`) if every
+# chunk still holds this much; smaller shares don't pay for the threads' overhead.
+PARALLEL_CHUNK_BYTES = 2 << 20
 
 
 def _chunks(x, weight, osize):
     """Slices of the batch that are processed together."""
     n = x.shape[0]
     cols_bytes = n * x.shape[1] * math.prod(weight.shape[2:]) * math.prod(osize) * x.itemsize
-    count = max(1, min(n, -(-cols_bytes // CHUNK_BYTES))) if _batch_last(osize) else 1
+    count = -(-cols_bytes // CHUNK_BYTES) if _batch_last(osize) else 1
+    count = max(count, min(parallel.workers(), cols_bytes // PARALLEL_CHUNK_BYTES))
+    count = max(1, min(n, count))
     bounds = [n * i // count for i in range(count + 1)]
     return [slice(lo, hi) for lo, hi in zip(bounds, bounds[1:])]
 
 
 def _conv(x, weight, bias, stride, padding, dilation, groups, nd, memory=None):
-    """The convolution. Given `memory`, a list of Scratch owned by the caller (a
-    layer), also returns the im2col columns of each chunk of the batch, kept
-    in that memory, which `_conv_backward` can use instead of unfolding the
-    input again (as autograd keeps its saved tensors)."""
+    """The convolution. Given `memory`, a Scratch owned by the caller (a layer),
+    also returns the im2col columns, kept there for `_conv_backward` (as
+    autograd keeps its saved tensors), or None when the batch went in chunks:
+    re-unfolding a chunk from the small input is then cheaper than reading
+    back columns that have left the cache."""
     x, weight, bias = _common(x, weight, bias, nd)
     stride, pads, dilation, groups, osize = _conv_geometry(x, weight, stride, padding, dilation, groups, nd)
     _check_bias(bias, weight.shape[0])
     xp, chunks = _pad(x, pads), _chunks(x, weight, osize)
-    if memory is not None:
-        memory.extend(Scratch() for _ in range(len(chunks) - len(memory)))
-    out = np.empty((x.shape[0], weight.shape[0], *osize), x.dtype) if len(chunks) > 1 else None
-    kept = []
-    for i, c in enumerate(chunks):
-        res, cols = _correlate(xp[c], weight, stride, dilation, osize, groups, memory and memory[i])
-        kept.append(cols)
-        if out is None:
-            out = res
-        else:
-            out[c] = res
+    out = np.empty((x.shape[0], weight.shape[0], *osize), x.dtype)
+    keep = memory if len(chunks) == 1 else None
+
+    def chunk(c):
+        return _correlate(xp[c], weight, stride, dilation, osize, groups, keep, out=out[c])[1]
+
+    cols = parallel.map_chunks(chunk, chunks)[0]
     if bias is not None:
         out += bias.reshape(-1, *(1,) * nd)
-    return out if memory is None else (out, kept)
+    return out if memory is None else (out, cols if keep is not None else None)
 
 
 def _mask(output_mask):
@@ -205,43 +208,37 @@ def _mask(output_mask):
 
 
 def _conv_backward(grad_out, x, weight, stride, padding, dilation, groups, nd, output_mask, cols=None):
-    """Gradients of `_conv`; `cols` is the list of columns `_conv` kept, if any."""
+    """Gradients of `_conv`; `cols` are the columns `_conv` kept, if any."""
     want_x, want_w, want_b = _mask(output_mask)
     x, weight, _ = _common(x, weight, None, nd)
     stride, pads, dilation, groups, osize = _conv_geometry(x, weight, stride, padding, dilation, groups, nd)
     grad_out = as_array(grad_out, "grad_out", nd + 2).astype(x.dtype, copy=False)
     check_shape(grad_out, (x.shape[0], weight.shape[0], *osize), "grad_out")
-    geometry = weight, stride, pads, dilation, groups, osize
-    xp, chunks = _pad(x, pads) if want_w and cols is None else None, _chunks(x, weight, osize)
-    if len(chunks) == 1:
-        grad_x, grad_w = _chunk_backward(grad_out, x, xp, *geometry, want_x, want_w, cols and cols[0])
-    else:
-        grad_x = np.empty_like(x) if want_x else None
-        grad_w = np.zeros_like(weight) if want_w else None
-        for i, c in enumerate(chunks):
-            gx, gw = _chunk_backward(grad_out[c], x[c], xp[c] if xp is not None else None, *geometry,
-                                     want_x, want_w, cols and cols[i])
-            if want_x:
-                grad_x[c] = gx
-            if want_w:
-                grad_w += gw
+    chunks = _chunks(x, weight, osize)
+    if len(chunks) > 1:  # the forward keeps columns of a single chunk only
+        cols = None
+    xp = _pad(x, pads) if want_w and cols is None else None
+    padded = tuple(size + lo + hi for size, (lo, hi) in zip(x.shape[2:], pads))
+    grad_x = np.empty_like(x) if want_x else None
+
+    def chunk(c):
+        gt = grad_w = None
+        if want_w:
+            cc = cols if cols is not None else _unfold(xp[c], weight.shape[2:], stride, dilation, osize,
+                                                       _batch_last(osize), scratch("cols"))
+            gt = _grad_matrix(grad_out[c], groups)
+            grad_w = _weight_grad(cc, gt, weight.shape)
+        if want_x and padded == x.shape[2:]:
+            _correlate_adjoint(grad_out[c], weight, stride, dilation, padded, groups, gt, out=grad_x[c])
+        elif want_x:
+            grad_x[c] = _crop(_correlate_adjoint(grad_out[c], weight, stride, dilation, padded, groups, gt),
+                              pads, x.shape[2:])
+        return grad_w
+
+    grad_ws = parallel.map_chunks(chunk, chunks)
+    grad_w = sum(grad_ws[1:], grad_ws[0]) if want_w else None
     grad_b = grad_out.sum(axis=(0, *range(2, nd + 2))) if want_b else None
     return grad_x, grad_w, grad_b
-
-
-def _chunk_backward(grad_out, x, xp, weight, stride, pads, dilation, groups, osize, want_x, want_w, cols=None):
-    """(grad_x, grad_weight) of one chunk of the batch; xp is x padded (needed
-    for grad_weight when no columns are given)."""
-    grad_x = grad_w = gt = None
-    if want_w:
-        if cols is None:
-            cols = _unfold(xp, weight.shape[2:], stride, dilation, osize, _batch_last(osize), scratch("cols"))
-        gt = _grad_matrix(grad_out, groups)
-        grad_w = _weight_grad(cols, gt, weight.shape)
-    if want_x:
-        padded = tuple(i + lo + hi for i, (lo, hi) in zip(x.shape[2:], pads))
-        grad_x = _crop(_correlate_adjoint(grad_out, weight, stride, dilation, padded, groups, gt), pads, x.shape[2:])
-    return grad_x, grad_w
 
 
 def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):

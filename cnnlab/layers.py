@@ -14,6 +14,7 @@ from .activations import ACTIVATIONS
 from .conv import _conv, _conv_backward, conv_transpose2d, conv_transpose2d_backward
 from .losses import cross_entropy, cross_entropy_backward
 from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
+from .unfold import Scratch
 
 
 class Layer:
@@ -67,7 +68,7 @@ class Conv2d(Layer):
         self._init_params((out_channels, in_channels // groups, *k), in_channels // groups * k[0] * k[1],
                           out_channels if bias else 0, rng, dtype)
         self.conf = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
-        self._cols_memory = []  # Scratch per batch chunk, reused every step (same sizes)
+        self._cols_memory = Scratch()  # reused every step: same batch size, same columns size
 
     def weight(self):
         """The kernel the convolution uses (subclasses may constrain it)."""

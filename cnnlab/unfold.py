@@ -94,10 +94,14 @@ def _channels_first(a, batch_last):
     return _in_scratch(_cf_view(a, batch_last), "channels_first") if batch_last else _cf_view(a, False)
 
 
-def _batch_first(a, batch_last):
-    """Inverse of `_channels_first`, as a new contiguous (N, C, *S) array
-    (always a copy: `a` may live in scratch memory)."""
-    return (np.moveaxis(a, -1, 0) if batch_last else a.swapaxes(0, 1)).copy()
+def _batch_first(a, batch_last, out=None):
+    """Inverse of `_channels_first`: a copy as (N, C, *S), new or written into
+    `out` (always a copy: `a` may live in scratch memory)."""
+    moved = np.moveaxis(a, -1, 0) if batch_last else a.swapaxes(0, 1)
+    if out is None:
+        return moved.copy()
+    np.copyto(out, moved)
+    return out
 
 
 def _cf_shape(c, n, size, batch_last):
@@ -130,18 +134,18 @@ def _unfold(xp, ksize, stride, dilation, osize, batch_last=False, out=None):
     return cols
 
 
-def _fold(cols, padded_shape, stride, dilation, batch_last=False):
+def _fold(cols, padded_shape, stride, dilation, batch_last=False, out=None):
     """Adjoint of `_unfold`: scatter-add columns into an array of
-    `padded_shape` (N, C, *S). Overlapping windows add up."""
+    `padded_shape` (N, C, *S), new or `out`. Overlapping windows add up."""
     nd = len(padded_shape) - 2
     ksize = cols.shape[1:1 + nd]
     osize = cols.shape[1 + nd:1 + 2 * nd] if batch_last else cols.shape[2 + nd:]
     n, c = padded_shape[:2]
-    out = scratch("fold").get(_cf_shape(c, n, padded_shape[2:], batch_last), cols.dtype)
-    out.fill(0)
+    acc = scratch("fold").get(_cf_shape(c, n, padded_shape[2:], batch_last), cols.dtype)
+    acc.fill(0)
     for col, dst in _tap_indices(tuple(ksize), tuple(stride), tuple(dilation), tuple(osize), batch_last):
-        out[dst] += cols[col]
-    return _batch_first(out, batch_last)
+        acc[dst] += cols[col]
+    return _batch_first(acc, batch_last, out)
 
 
 def _geometry2d(size, kernel_size, stride, padding, dilation):

@@ -1,0 +1,52 @@
+"""Intra-op parallelism: the batch chunks of one convolution run on a small
+thread pool, as PyTorch spreads one operator over its intra-op threads.
+
+NumPy releases the GIL inside copies, ufuncs and matmul, so threads speed up
+the memory-bound column copies too, not only the GEMMs that OpenBLAS already
+spreads over the cores. While the chunks run side by side OpenBLAS is held to
+one thread each (nested parallelism would oversubscribe the cores). Calls
+from threads other than the main one stay sequential: a program that runs its
+own threads has already divided the cores.
+"""
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from ._checks import ntuple
+
+_state = {"threads": max(1, min(os.cpu_count() or 1, 8)), "pool": None, "blas": None}
+
+
+def set_num_threads(n):
+    """Threads a convolution may use (like `torch.set_num_threads`); 1 turns parallelism off."""
+    n = ntuple(n, 1, "num_threads")[0]
+    if n != _state["threads"] and _state["pool"] is not None:
+        _state["pool"].shutdown()
+        _state["pool"] = None
+    _state["threads"] = n
+
+
+def get_num_threads():
+    return _state["threads"]
+
+
+def workers():
+    """How many chunks can run at once from the calling thread."""
+    return _state["threads"] if threading.current_thread() is threading.main_thread() else 1
+
+
+def map_chunks(fn, items):
+    """[fn(item) for item in items], side by side on the pool when there are several."""
+    if len(items) < 2 or workers() < 2:
+        return [fn(item) for item in items]
+    if _state["pool"] is None:
+        _state["pool"] = ThreadPoolExecutor(_state["threads"], thread_name_prefix="cnnlab")
+    with _blas().limit(limits=1):
+        return list(_state["pool"].map(fn, items))
+
+
+def _blas():
+    if _state["blas"] is None:  # created lazily: it sees only the libraries loaded by then
+        from threadpoolctl import ThreadpoolController
+        _state["blas"] = ThreadpoolController().select(user_api="blas")
+    return _state["blas"]
