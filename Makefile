@@ -6,6 +6,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export MPLBACKEND := Agg
+# OpenBLAS's idle threads spin for ~0.1 s after each matmul; on shared virtual
+# CPUs a busy core can halve the speed of the main thread (see README, Benchmarks).
+export OPENBLAS_THREAD_TIMEOUT ?= 4
 
 .PHONY: install parity browser-deps lab test test-browser unit nbval notebooks html bench clean
 

@@ -15,10 +15,16 @@ import time
 import tracemalloc
 from pathlib import Path
 
-import numpy as np
+# OpenBLAS's idle worker threads spin for ~2^28 cycles after every matmul. On
+# shared virtual CPUs that busy core can halve the speed of the main thread for
+# seconds at a time; a short spin (read when NumPy loads, hence set before the
+# import; `make` sets it too) keeps the timings of both libraries stable.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
-import cnnlab as cl
-from cnnlab import layers, reference
+import numpy as np  # noqa: E402
+
+import cnnlab as cl  # noqa: E402
+from cnnlab import layers, reference  # noqa: E402
 
 try:
     import torch

@@ -2,9 +2,10 @@
 
 Every output position of a convolution reads a window of the (padded) input.
 Copying each window into a column turns the whole convolution into a single
-GEMM, the trick behind Caffe and cuDNN's "implicit GEMM". The copy is done
-with one strided slice per kernel tap, so Python loops run over the k*k taps
-only, never over pixels or batch items.
+GEMM, the trick behind Caffe and cuDNN's "implicit GEMM". The copy reads a
+strided view that holds every window at once (no data is duplicated until the
+copy); its adjoint adds one strided slice per kernel tap, so Python loops run
+over the k*k taps at most, never over pixels or batch items.
 
 `_unfold`/`_fold` are the N-d engines used by `cnnlab.conv`; their layout
 (C, *k, N, *o) (or (C, *k, *o, N), see BATCH_LAST_BELOW) makes the GEMM of
@@ -128,10 +129,23 @@ def _unfold(xp, ksize, stride, dilation, osize, batch_last=False, out=None):
     n, c = xp.shape[:2]
     shape = (c, *ksize, *_cf_shape(c, n, osize, batch_last)[1:])
     cols = out.get(shape, xp.dtype) if out is not None else np.empty(shape, dtype=xp.dtype)
-    xt = _channels_first(xp, batch_last)
-    for col, src in _tap_indices(tuple(ksize), tuple(stride), tuple(dilation), tuple(osize), batch_last):
-        cols[col] = xt[src]
+    np.copyto(cols, _windows(_channels_first(xp, batch_last), ksize, stride, dilation, osize, batch_last))
     return cols
+
+
+def _windows(xt, ksize, stride, dilation, osize, batch_last):
+    """Every window of the channel-first input at once, as a read-only strided
+    view shaped like the columns: tap axes step by the dilation, output axes
+    by the stride. Copying it is a single NumPy call (which releases the GIL)."""
+    nd = len(ksize)
+    spatial = xt.strides[1:1 + nd] if batch_last else xt.strides[2:]
+    batch = xt.strides[-1] if batch_last else xt.strides[1]
+    taps = tuple(st * d for st, d in zip(spatial, dilation))
+    steps = tuple(st * s for st, s in zip(spatial, stride))
+    n = xt.shape[-1] if batch_last else xt.shape[1]
+    shape, strides = ((*osize, n), (*steps, batch)) if batch_last else ((n, *osize), (batch, *steps))
+    return np.lib.stride_tricks.as_strided(xt, (xt.shape[0], *ksize, *shape), (xt.strides[0], *taps, *strides),
+                                           writeable=False)
 
 
 def _fold(cols, padded_shape, stride, dilation, batch_last=False, out=None):
