@@ -15,8 +15,9 @@ adjoint of a convolution, so the two share their three building blocks:
 
 Speed (see benchmarks/): temporaries live in reusable scratch memory
 (`cnnlab.unfold.Scratch`), each GEMM is oriented the way OpenBLAS runs
-fastest, validated geometry is cached per shape, and big batch-last column
-matrices are built a cache-sized chunk of the batch at a time.
+fastest, validated geometry is cached per shape, big batch-last column
+matrices are built a cache-sized chunk of the batch at a time, and big enough
+chunks run side by side on the cores (`cnnlab.parallel`).
 """
 import functools
 import math
