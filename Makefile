@@ -10,7 +10,7 @@ export MPLBACKEND := Agg
 # CPUs a busy core can halve the speed of the main thread (see README, Benchmarks).
 export OPENBLAS_THREAD_TIMEOUT ?= 4
 
-.PHONY: install parity browser-deps lab test test-browser unit nbval notebooks html bench clean
+.PHONY: install parity browser-deps lab test test-browser unit unit-1thread nbval notebooks html bench clean
 
 $(STAMP): pyproject.toml requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ test-browser: browser-deps
 
 unit: $(STAMP)
 	$(PY) -m pytest tests -p no:cacheprovider
+
+# The unit tests again with one intra-op thread (CI runs this after `make test`):
+# results of 1 and several threads must agree within the tolerance rule of tests/tolerance.py.
+unit-1thread: $(STAMP)
+	CNNLAB_NUM_THREADS=1 $(PY) -m pytest tests -m "not browser" -p no:cacheprovider
 
 nbval: $(STAMP)
 	$(PY) -m pytest notebooks --nbval --nbval-current-env -p no:cacheprovider

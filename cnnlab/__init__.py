@@ -11,6 +11,7 @@ from .conv import (conv1d, conv1d_backward, conv2d, conv2d_backward, conv3d, con
                    conv_transpose1d, conv_transpose1d_backward, conv_transpose2d,
                    conv_transpose2d_backward, conv_transpose3d, conv_transpose3d_backward)
 from .parallel import get_num_threads, set_num_threads
+from .unfold import release_scratch, scratch_nbytes
 from .unfold import col2im, im2col
 from .losses import (cross_entropy, cross_entropy_backward, log_softmax, mse, mse_backward,
                      softmax)

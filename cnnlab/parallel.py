@@ -14,11 +14,34 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ._checks import ntuple
 
-_state = {"threads": max(1, min(os.cpu_count() or 1, 8)), "pool": None, "blas": None}
+ENV_VAR = "CNNLAB_NUM_THREADS"
+
+
+def _default_threads():
+    """$CNNLAB_NUM_THREADS if set (as OMP_NUM_THREADS is for PyTorch), else the
+    number of cores, at most 8."""
+    text = os.environ.get(ENV_VAR, "").strip()
+    if not text:
+        return max(1, min(os.cpu_count() or 1, 8))
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"environment variable {ENV_VAR} must be a whole number >= 1, got {text!r}")
+    return value
+
+
+_state = {"threads": _default_threads(), "pool": None, "blas": None}
 
 
 def set_num_threads(n):
-    """Threads a convolution may use (like `torch.set_num_threads`); 1 turns parallelism off."""
+    """Threads a convolution may use (like `torch.set_num_threads`); 1 turns parallelism off.
+
+    The default is $CNNLAB_NUM_THREADS, read when cnnlab is imported, else the
+    number of cores (at most 8). Results with different thread counts agree
+    to rounding, not bit for bit: the batch is split into other chunks, whose
+    weight gradients are summed in another order."""
     n = ntuple(n, 1, "num_threads")[0]
     if n != _state["threads"] and _state["pool"] is not None:
         _state["pool"].shutdown()
@@ -27,6 +50,7 @@ def set_num_threads(n):
 
 
 def get_num_threads():
+    """The number of threads a convolution may use (see `set_num_threads`)."""
     return _state["threads"]
 
 

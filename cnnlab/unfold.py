@@ -16,6 +16,7 @@ every group a contiguous 2-D matrix product.
 import functools
 import math
 import threading
+import weakref
 
 import numpy as np
 
@@ -44,20 +45,44 @@ class Scratch:
             self._buf = np.empty(nbytes, np.uint8)
         return self._buf[:nbytes].view(dtype).reshape(shape)
 
+    @property
+    def nbytes(self):
+        return self._buf.nbytes
+
 
 _local = threading.local()
+# Every thread's scratch pools, so that one thread can count or free them all.
+# Weak keys: a pool disappears with its thread.
+_pools = weakref.WeakKeyDictionary()
+_pools_lock = threading.Lock()
 
 
 def scratch(name):
     """The engine's per-thread Scratch called `name` (one per role, so that the
     temporaries alive at the same time never share memory)."""
-    pool = _local.__dict__.setdefault("pool", {})
+    pool = _local.__dict__.get("pool")
+    if pool is None:
+        pool = _local.pool = {}
+        with _pools_lock:
+            _pools[threading.current_thread()] = pool
     return pool.setdefault(name, Scratch())
 
 
+def scratch_nbytes():
+    """Bytes of scratch memory the engine holds for reuse, summed over all threads."""
+    with _pools_lock:
+        pools = list(_pools.values())
+    return sum(s.nbytes for pool in pools for s in list(pool.values()))
+
+
 def release_scratch():
-    """Free this thread's scratch memory (it is otherwise kept for reuse)."""
-    _local.__dict__.pop("pool", None)
+    """Free the scratch memory of every thread (the engine otherwise keeps it
+    for the next call of the same size). Arrays still in use elsewhere stay
+    valid: only the engine's references are dropped."""
+    with _pools_lock:
+        pools = list(_pools.values())
+    for pool in pools:
+        pool.clear()
 
 
 def _tap_slices(tap, stride, dilation, osize):

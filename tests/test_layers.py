@@ -1,6 +1,7 @@
 """Every layer's backward against central differences (float64)."""
 import numpy as np
 import pytest
+from tolerance import assert_close
 
 from cnnlab import layers as L
 from cnnlab.gradcheck import numerical_gradient, rel_error
@@ -108,7 +109,7 @@ def test_conv_layer_reuses_columns_and_can_skip_the_input_gradient(rng):
     assert layer.cols is not None  # kept for the weight gradient
     assert layer.backward(g, input_grad=False) is None
     gx, gw, gb = cl.conv2d_backward(g, x, layer.params["weight"], padding=1)
-    np.testing.assert_allclose(layer.grads["weight"], gw)
+    assert_close(layer.grads["weight"], gw, 2 * 6 * 6)  # kept columns vs re-unfolded input
     layer.training = False
     layer.forward(x)
     assert layer.cols is None  # evaluation keeps nothing

@@ -1,8 +1,12 @@
 """Intra-op threads: same results with one thread or several, sequential off the main thread."""
+import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
 import pytest
+from tolerance import assert_close, conv_terms
 
 import cnnlab as cl
 from cnnlab import parallel
@@ -16,19 +20,34 @@ def threads():
     cl.set_num_threads(before)
 
 
-def test_threads_split_big_batches_and_agree(rng, threads):
+def big_case(rng):
     x = rng.standard_normal((64, 2, 30, 30)).astype(np.float32)
     w = rng.standard_normal((6, 2, 5, 5)).astype(np.float32)
     g = rng.standard_normal((64, 6, 26, 26)).astype(np.float32)
+    return x, w, g
+
+
+def test_threads_split_big_batches_and_agree(rng, threads):
+    """1 and 3 threads chunk the batch differently: equal within the tolerance rule."""
+    x, w, g = big_case(rng)
     results = {}
     for n in (1, 3):
         cl.set_num_threads(n)
         assert len(_chunks(x, w, (26, 26))) == n  # 4.3 MB of columns: one chunk per thread
         results[n] = (cl.conv2d(x, w), *cl.conv2d_backward(g, x, w))
-    np.testing.assert_array_equal(results[1][0], results[3][0])
-    np.testing.assert_array_equal(results[1][1], results[3][1])
-    gw1, gw3 = results[1][2], results[3][2]  # per-chunk sums add up in another order
-    np.testing.assert_allclose(gw3, gw1, rtol=1e-4, atol=1e-5 * np.abs(gw1).max())
+    terms = conv_terms(x.shape, w.shape, g.shape)
+    for name, one, three in zip(("out", "grad_x", "grad_w", "grad_b"), results[1], results[3]):
+        assert_close(three, one, terms[name], err_msg=name)
+
+
+def test_same_settings_give_identical_results(rng, threads):
+    """Bit identity is promised for the same call with the same settings."""
+    x, w, g = big_case(rng)
+    cl.set_num_threads(3)
+    first = (cl.conv2d(x, w), *cl.conv2d_backward(g, x, w))
+    again = (cl.conv2d(x, w), *cl.conv2d_backward(g, x, w))
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_small_problems_and_other_threads_stay_sequential(rng, threads):
@@ -46,3 +65,36 @@ def test_small_problems_and_other_threads_stay_sequential(rng, threads):
 def test_set_num_threads_checks(bad, error, threads):
     with pytest.raises(error, match="num_threads"):
         cl.set_num_threads(bad)
+
+
+def run_python(code, **env):
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, **env}, timeout=120)
+
+
+def test_environment_variable_sets_the_default():
+    done = run_python("import cnnlab; print(cnnlab.get_num_threads())", CNNLAB_NUM_THREADS="3")
+    assert done.returncode == 0 and done.stdout.strip() == "3", done.stderr
+    bad = run_python("import cnnlab", CNNLAB_NUM_THREADS="many")
+    assert bad.returncode != 0 and "CNNLAB_NUM_THREADS must be a whole number >= 1, got 'many'" in bad.stderr
+
+
+def test_scratch_of_every_thread_is_counted_and_released(rng, threads):
+    """Scratch memory of the pool threads, not only the caller's, is counted and freed."""
+    x = rng.standard_normal((64, 32, 28, 28)).astype(np.float32)
+    w = rng.standard_normal((64, 32, 3, 3)).astype(np.float32)
+    cl.set_num_threads(2)
+    cl.release_scratch()
+    assert cl.scratch_nbytes() == 0
+    y = cl.conv2d(x, w, padding=1)
+    cl.conv2d_backward(np.ones_like(y), x, w, padding=1)
+    held = cl.scratch_nbytes()
+    assert held > 50 << 20  # columns of two chunks of 32 images: tens of MiB
+    seen = []
+    t = threading.Thread(target=lambda: (cl.conv2d(x[:2], w), seen.append(cl.scratch_nbytes())))
+    t.start()
+    t.join()
+    assert seen[0] > held  # another thread's scratch counts too
+    cl.release_scratch()
+    assert cl.scratch_nbytes() == 0
+    assert_close(cl.conv2d(x[:4], w, padding=1), y[:4], conv_terms(x.shape, w.shape, y.shape)["out"])
