@@ -10,7 +10,7 @@ export MPLBACKEND := Agg
 # CPUs a busy core can halve the speed of the main thread (see README, Benchmarks).
 export OPENBLAS_THREAD_TIMEOUT ?= 4
 
-.PHONY: install parity browser-deps lab test test-browser unit unit-1thread nbval notebooks html bench clean
+.PHONY: install parity browser-deps lab test test-browser unit unit-1thread lint nbval notebooks html bench clean
 
 $(STAMP): pyproject.toml requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,21 +36,26 @@ lab: $(STAMP)
 	  $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: $(STAMP)
-	$(PY) -m pytest tests notebooks --nbval --nbval-current-env --durations=15 -p no:cacheprovider
+	$(PY) -m pytest tests cnnlab notebooks --doctest-modules --nbval --nbval-current-env --durations=15 \
+	  -p no:cacheprovider
 
 test-browser: browser-deps
 	$(PY) -m pytest tests -m browser -p no:cacheprovider
 
 unit: $(STAMP)
-	$(PY) -m pytest tests -p no:cacheprovider
+	$(PY) -m pytest tests cnnlab --doctest-modules -p no:cacheprovider
 
 # The unit tests again with one intra-op thread (CI runs this after `make test`):
 # results of 1 and several threads must agree within the tolerance rule of tests/tolerance.py.
 unit-1thread: $(STAMP)
-	CNNLAB_NUM_THREADS=1 $(PY) -m pytest tests -m "not browser" -p no:cacheprovider
+	CNNLAB_NUM_THREADS=1 $(PY) -m pytest tests cnnlab --doctest-modules -m "not browser" -p no:cacheprovider
 
 nbval: $(STAMP)
 	$(PY) -m pytest notebooks --nbval --nbval-current-env -p no:cacheprovider
+
+# Lint: pyflakes, pycodestyle and import order (settings in pyproject.toml); CI fails on findings.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check cnnlab tests benchmarks tools
 
 # Re-execute every notebook in place (outputs are committed; nbval compares them).
 notebooks: $(STAMP)
@@ -59,7 +64,7 @@ notebooks: $(STAMP)
 
 # Static HTML edition in site/: executes every notebook, one page each plus an index.
 html: $(STAMP)
-	$(PY) -m cnnlab.site --out site
+	$(PY) -m tools.site --out site
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run

@@ -24,7 +24,8 @@ os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 import numpy as np  # noqa: E402
 
 import cnnlab as cl  # noqa: E402
-from cnnlab import layers, reference  # noqa: E402
+from cnnlab import reference
+from cnnlab.nn import layers  # noqa: E402
 
 try:
     import torch
@@ -147,7 +148,8 @@ def lenet_epoch(batch_size=64, limit=None):
     """Seconds for one SGD-momentum epoch of LeNet-5 on MNIST: cnnlab vs the
     same network in PyTorch; plus cnnlab's peak traced memory (MiB) while
     training (the images themselves excluded)."""
-    from cnnlab import data, models, optim, train
+    from cnnlab import data
+    from cnnlab.nn import models, optim, train
     images, labels = data.load_mnist("train")
     if limit:
         images, labels = images[:limit], labels[:limit]

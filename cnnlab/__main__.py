@@ -9,19 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import data, models, optim, train
-
-INPUT = {"lenet5": ("unit", 32), "lenet5_1998": ("lecun", 32), "simplified_lenet": ("unit", 29),
-         "mlp": ("unit", 28), "conv_net": ("unit", 28), "struct_net": ("unit", 28)}
-
-
-def prepare(images, model_name):
-    """uint8 digits -> the float input the model expects (scaling and size)."""
-    scale, size = INPUT[model_name]
-    x = data.to_float(images, scale)
-    if size == 32:
-        return data.pad_to_32(x)
-    return np.pad(x, [(0, 0), (0, 0), (0, 1), (0, 1)], constant_values=x.min()) if size == 29 else x
+from . import data
+from .nn import models, optim, train
 
 
 def positive(kind):
@@ -37,7 +26,7 @@ def parser():
     p = argparse.ArgumentParser(prog="python -m cnnlab", description="Train and evaluate CNNs on MNIST.")
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train a model on MNIST and save a checkpoint")
-    t.add_argument("--model", choices=sorted(INPUT), default="lenet5")
+    t.add_argument("--model", choices=sorted(models.MODELS), default="lenet5")
     t.add_argument("--epochs", type=positive(int), default=10)
     t.add_argument("--batch-size", type=positive(int), default=64)
     t.add_argument("--lr", type=positive(float), default=0.05)
@@ -66,10 +55,10 @@ def run_train(args):
     opt = optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
     sched = optim.MultiStepLR(opt, [max(1, args.epochs // 2), max(1, 4 * args.epochs // 5)], 0.1)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    train.fit(model, opt, (prepare(images, args.model), labels), args.epochs, args.batch_size,
+    train.fit(model, opt, (model.prepare(images), labels), args.epochs, args.batch_size,
               seed=args.seed, scheduler=sched, checkpoint=args.out, resume=args.resume,
               progress=not args.no_progress)
-    loss, acc = train.evaluate(model, prepare(test_images, args.model), test_labels)
+    loss, acc = train.evaluate(model, model.prepare(test_images), test_labels)
     print(f"test accuracy {acc:.4f} (error {100 * (1 - acc):.2f}%), loss {loss:.4f}; checkpoint {args.out}")
 
 
@@ -86,7 +75,7 @@ def run_evaluate(args):
     images, labels = data.load_mnist("test")
     if args.subset:
         images, labels = images[:args.subset], labels[:args.subset]
-    loss, acc = train.evaluate(model, prepare(images, name), labels)
+    loss, acc = train.evaluate(model, model.prepare(images), labels)
     print(f"{name} after {meta['epoch']} epochs: test accuracy {acc:.4f} (error {100 * (1 - acc):.2f}%), "
           f"loss {loss:.4f} on {len(labels)} images")
 

@@ -1,14 +1,21 @@
-"""Plain-loop reference implementations: the readable teaching versions and
-the test oracle for the vectorized kernels.
+"""The readable tiers: plain loops and plain im2col + one matrix product.
 
-Every function here walks the output (or the input) one position at a time,
-exactly as the formulas in the notes read. They are slow on purpose; use
-them on small arrays. Shapes and arguments match the fast versions in
-`cnnlab.conv` and `cnnlab.pool` (NCHW, PyTorch weight layouts).
+These are the teaching versions and the test oracles of the fast kernels in
+`cnnlab.functional` (whose arithmetic runs in `cnnlab.engine`). Shapes and
+arguments match them: NCHW, PyTorch weight layouts.
+
+* The loops (`conv2d`, `conv2d_backward`, `conv_transpose2d`, pooling) walk
+  the output one position at a time, exactly as the formulas read
+  (notebooks 01, 04, 05). They are slow on purpose; use them on small arrays.
+* The im2col tier (`im2col`, `col2im`, `conv2d_im2col`,
+  `conv2d_im2col_backward`) is the algorithm the engine runs, without its
+  speed tricks: one strided slice per kernel tap builds the columns, one
+  matrix product does the convolution, the matrix-product rule and col2im
+  give the gradients (notebook 05, section 5).
 """
 import numpy as np
 
-from .arithmetic import pool_output_size
+from .functional.arithmetic import padding_amounts, pool_output_size
 
 
 def _pair(v):
@@ -19,12 +26,20 @@ def _zero_pad(x, ph, pw, value=0.0):
     return np.pad(x, [(0, 0), (0, 0), (ph, ph), (pw, pw)], constant_values=value)
 
 
+def _conv_pads(padding, kernel, stride, dilation):
+    """((top, bottom), (left, right)) for an int, a pair or 'valid'/'same'/'full'."""
+    per_axis = (padding, padding) if isinstance(padding, str) else _pair(padding)
+    return [padding_amounts(p, k, s, d) for p, k, s, d in zip(per_axis, kernel, stride, dilation)]
+
+
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """Cross-correlation by loops: out[n, o, i, j] = b[o] + sum over the group's
-    input channels c and taps (u, v) of x_pad[n, c, i*s + u*d, j*s + v*d] * w[o, c, u, v]."""
+    input channels c and taps (u, v) of x_pad[n, c, i*s + u*d, j*s + v*d] * w[o, c, u, v].
+    The arguments of `cnnlab.conv2d`, padding strings included."""
     x, weight = np.asarray(x, float), np.asarray(weight, float)
-    (sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)
-    xp = _zero_pad(x, ph, pw)
+    (sh, sw), (dh, dw) = _pair(stride), _pair(dilation)
+    (top, bottom), (left, right) = _conv_pads(padding, weight.shape[2:], (sh, sw), (dh, dw))
+    xp = np.pad(x, [(0, 0), (0, 0), (top, bottom), (left, right)])
     n_batch, _, hp, wp = xp.shape
     c_out, c_group, kh, kw = weight.shape
     out_per_group = c_out // groups
@@ -49,8 +64,9 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
     """Backward of `conv2d` by loops: every product x * w in the forward sum
     sends grad * w to the input cell and grad * x to the weight."""
     x, weight, grad_out = np.asarray(x, float), np.asarray(weight, float), np.asarray(grad_out, float)
-    (sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)
-    xp = _zero_pad(x, ph, pw)
+    (sh, sw), (dh, dw) = _pair(stride), _pair(dilation)
+    (top, bottom), (left, right) = _conv_pads(padding, weight.shape[2:], (sh, sw), (dh, dw))
+    xp = np.pad(x, [(0, 0), (0, 0), (top, bottom), (left, right)])
     grad_xp, grad_w = np.zeros_like(xp), np.zeros_like(weight)
     c_out, c_group, kh, kw = weight.shape
     out_per_group = c_out // groups
@@ -67,7 +83,7 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
                                 r, c = i * sh + u * dh, j * sw + v * dw
                                 grad_xp[n, first + ci, r, c] += g * weight[o, ci, u, v]
                                 grad_w[o, ci, u, v] += g * xp[n, first + ci, r, c]
-    grad_x = grad_xp[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]]
+    grad_x = grad_xp[:, :, top:top + x.shape[2], left:left + x.shape[3]]
     return grad_x, grad_w, grad_out.sum(axis=(0, 2, 3))
 
 
@@ -126,8 +142,9 @@ def conv_transpose2d_backward(grad_out, x, weight, stride=1, padding=0, output_p
 
 
 def _windows(x, kernel_size, stride, padding, dilation, ceil_mode):
-    """Yield (i, j, rows, cols) for each pooling window: the output position and
-    the input coordinates it covers (padding cells excluded)."""
+    """Yield (i, j, oh, ow, rows, cols) for each pooling window: the output
+    position, the output size, and the input rows and columns the window
+    covers (they may lie in the padding)."""
     (kh, kw), (ph, pw), (dh, dw) = _pair(kernel_size), _pair(padding), _pair(dilation)
     sh, sw = _pair(kernel_size if stride is None else stride)
     h, w = x.shape[2:]
@@ -208,3 +225,68 @@ def avg_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, ceil_m
                 if 0 <= r < x.shape[2] and 0 <= q < x.shape[3]:
                     grad[:, :, r, q] += grad_out[:, :, i, j] / count
     return grad
+
+
+# --- the im2col tier ---------------------------------------------------------------
+
+def _out_size(size, kernel, stride, padding):
+    return tuple((i + 2 * p - k) // s + 1 for i, k, s, p in zip(size, kernel, stride, padding))
+
+
+def im2col(x, kernel_size, stride=1, padding=0):
+    """Windows as columns, one strided slice per kernel tap: x (N, C, H, W) ->
+    (N, C*kH*kW, H_out*W_out), the layout of `cnnlab.im2col` (row
+    c*kH*kW + u*kW + v holds channel c at tap (u, v); columns are the output
+    positions in row-major order). padding: an int or (pH, pW), per side."""
+    (kh, kw), (sh, sw) = _pair(kernel_size), _pair(stride)
+    xp = _zero_pad(np.asarray(x), *_pair(padding))
+    oh, ow = _out_size(x.shape[2:], (kh, kw), (sh, sw), _pair(padding))
+    cols = np.empty((*x.shape[:2], kh, kw, oh, ow), xp.dtype)
+    for u in range(kh):
+        for v in range(kw):  # tap (u, v) reads every s-th cell, starting at (u, v)
+            cols[:, :, u, v] = xp[:, :, u:u + sh * (oh - 1) + 1:sh, v:v + sw * (ow - 1) + 1:sw]
+    return cols.reshape(x.shape[0], -1, oh * ow)
+
+
+def col2im(cols, x_shape, kernel_size, stride=1, padding=0):
+    """Adjoint of `im2col`: add every column entry back into the input cell it
+    was copied from (cells in several windows collect several entries)."""
+    (kh, kw), (sh, sw), (ph, pw) = _pair(kernel_size), _pair(stride), _pair(padding)
+    n, c, h, w = x_shape
+    oh, ow = _out_size((h, w), (kh, kw), (sh, sw), (ph, pw))
+    cols = cols.reshape(n, c, kh, kw, oh, ow)
+    xp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), cols.dtype)
+    for u in range(kh):
+        for v in range(kw):
+            xp[:, :, u:u + sh * (oh - 1) + 1:sh, v:v + sw * (ow - 1) + 1:sw] += cols[:, :, u, v]
+    return xp[:, :, ph:ph + h, pw:pw + w]
+
+
+def conv2d_im2col(x, weight, bias=None, stride=1, padding=0):
+    """conv2d as im2col and one matrix product: the algorithm `cnnlab.conv2d`
+    runs, without the engine's tricks (groups=1, dilation=1; padding per side).
+    x (N, C, H, W), weight (C_out, C, kH, kW), bias (C_out,) -> (N, C_out, H_out, W_out).
+
+    >>> conv2d_im2col(np.arange(9.0).reshape(1, 1, 3, 3), np.ones((1, 1, 2, 2)))
+    array([[[[ 8., 12.],
+             [20., 24.]]]])
+    """
+    c_out, _, kh, kw = weight.shape
+    cols = im2col(x, (kh, kw), stride, padding)                  # (N, C*kH*kW, L)
+    out = weight.reshape(c_out, -1) @ cols                        # (N, C_out, L): one GEMM per image
+    if bias is not None:
+        out = out + bias[:, None]
+    return out.reshape(x.shape[0], c_out, *_out_size(x.shape[2:], (kh, kw), _pair(stride), _pair(padding)))
+
+
+def conv2d_im2col_backward(grad_out, x, weight, stride=1, padding=0):
+    """Gradients of `conv2d_im2col` by the matrix-product rule: with
+    Y = W X_col, dW = dY X_col^T (summed over the batch), dX_col = W^T dY,
+    then col2im. Returns (grad_x, grad_weight, grad_bias)."""
+    n, c_out = grad_out.shape[:2]
+    cols = im2col(x, weight.shape[2:], stride, padding)          # (N, C*kH*kW, L)
+    g = grad_out.reshape(n, c_out, -1)                            # (N, C_out, L)
+    grad_w = (g @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(weight.shape)
+    grad_cols = weight.reshape(c_out, -1).T @ g                   # (N, C*kH*kW, L)
+    grad_x = col2im(grad_cols, x.shape, weight.shape[2:], stride, padding)
+    return grad_x, grad_w, g.sum(axis=(0, 2))

@@ -1,12 +1,13 @@
 """Activations, their derivatives, softmax/cross-entropy/MSE and the filters."""
 import numpy as np
 import pytest
-from tolerance import assert_close
 
 import cnnlab as cl
 from cnnlab import filters
-from cnnlab.activations import ACTIVATIONS
+from cnnlab.functional.activations import ACTIVATIONS
 from cnnlab.gradcheck import numerical_gradient, rel_error
+
+from tolerance import assert_close
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
@@ -79,3 +80,20 @@ def test_filters_and_separability():
     img = np.random.default_rng(0).standard_normal((1, 1, 9, 9))
     two_pass = cl.conv2d(cl.conv2d(img, col.reshape(1, 1, 3, 1)), row.reshape(1, 1, 1, 3))
     assert_close(two_pass, cl.conv2d(img, filters.get("sobel_x")[None, None]), 9)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_backward_partners(rng, name):
+    from cnnlab.gradcheck import check_backward
+    errors = check_backward(getattr(cl, name), getattr(cl, f"{name}_backward"), rng.standard_normal((3, 5)))
+    assert errors["z"] < 1e-7
+
+
+def test_reductions_are_checked_and_aliases_exist(rng):
+    z, y = rng.standard_normal((3, 4)), np.array([0, 1, 2])
+    for fn, args in [(cl.cross_entropy, (z, y)), (cl.cross_entropy_backward, (z, y)), (cl.mse, (z, z)),
+                     (cl.mse_backward, (z, z))]:
+        with pytest.raises(ValueError, match="reduction must be 'mean', 'sum' or 'none', got 'avg'"):
+            fn(*args, reduction="avg")
+    assert cl.mse_loss is cl.mse and cl.unfold is cl.im2col and cl.fold is cl.col2im
+    assert_close(cl.cross_entropy_backward(z, y, reduction="sum"), 3 * cl.cross_entropy_backward(z, y), 2)

@@ -205,7 +205,7 @@ def test_filter_playground(lab, page):
 
 def test_static_site_renders_offline(browser, tmp_path):
     """The HTML edition draws its widgets and formulas from vendored scripts, with no network."""
-    from cnnlab import site
+    from tools import site
     pages = site.build(tmp_path, ROOT / "notebooks", run=False, vendor=True)
     if not (tmp_path / "_static" / "require.js").exists():
         pytest.skip("npm could not vendor the widget scripts (no npm or no registry)")

@@ -5,11 +5,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy import signal
-from tolerance import GRADS, assert_close, conv_terms, conv_transpose_terms
 
 import cnnlab as cl
 from cnnlab import reference
 from cnnlab.gradcheck import numerical_gradient, rel_error
+
+from tolerance import GRADS, assert_close, conv_terms, conv_transpose_terms
 
 
 @st.composite
@@ -37,7 +38,8 @@ def conv_cases(draw, transposed=False):
     else:
         shape_w = (cout, cin // groups, kh, kw)
     r = np.random.default_rng(seed)
-    return r.standard_normal((n, cin, h, w)), r.standard_normal(shape_w), r.standard_normal(shape_w[0] if not transposed else cout), case
+    bias = r.standard_normal(shape_w[0] if not transposed else cout)
+    return r.standard_normal((n, cin, h, w)), r.standard_normal(shape_w), bias, case
 
 
 @given(conv_cases())
@@ -155,7 +157,7 @@ def test_batch_layouts_agree(rng, monkeypatch):
     g = rng.standard_normal((3, 5, 10, 10))
     results = []
     for threshold in (0, 10 ** 9):
-        monkeypatch.setattr("cnnlab.unfold.BATCH_LAST_BELOW", threshold)
+        monkeypatch.setattr("cnnlab.engine.layout.BATCH_LAST_BELOW", threshold)
         results.append((cl.conv2d(x, w), *cl.conv2d_backward(g, x, w)))
     terms = conv_terms(x.shape, w.shape, g.shape)
     for name, a, b in zip(("out",) + GRADS, *results):
@@ -225,19 +227,19 @@ def test_chunked_batches_agree(rng, monkeypatch):
     x, w = rng.standard_normal((7, 3, 9, 9)), rng.standard_normal((4, 3, 3, 3))
     g = rng.standard_normal((7, 4, 4, 4))
     whole = (cl.conv2d(x, w, stride=2), *cl.conv2d_backward(g, x, w, stride=2))
-    monkeypatch.setattr("cnnlab.conv.CHUNK_BYTES", 3 * 9 * 16 * 8 * 2)  # two samples' columns per chunk
-    from cnnlab.conv import _chunks
-    assert [c.stop - c.start for c in _chunks(x, w, (4, 4))] == [1, 2, 2, 2]
+    monkeypatch.setattr("cnnlab.engine.conv.CHUNK_BYTES", 3 * 9 * 16 * 8 * 2)  # two samples' columns per chunk
+    from cnnlab.engine.conv import chunks
+    assert [c.stop - c.start for c in chunks(x, w, (4, 4))] == [1, 2, 2, 2]
     chunked = (cl.conv2d(x, w, stride=2), *cl.conv2d_backward(g, x, w, stride=2))
     terms = conv_terms(x.shape, w.shape, g.shape)
     for name, a, b in zip(("out",) + GRADS, whole, chunked):
         assert_close(a, b, terms[name], err_msg=name)
-    from cnnlab.layers import Conv2d
+    from cnnlab.nn.layers import Conv2d
     layer = Conv2d(3, 4, 3, stride=2, bias=False)
     layer.params["weight"] = w
     layer.grads["weight"] = np.zeros_like(w)
     assert_close(layer.forward(x), whole[0], terms["out"])
-    assert layer.cols is None  # chunks re-unfold their inputs in backward
+    assert layer.cache.columns is None  # chunks re-unfold their inputs in backward
     assert_close(layer.backward(g), whole[1], terms["grad_x"])
     assert_close(layer.grads["weight"], whole[2], terms["grad_w"])
 
@@ -268,8 +270,33 @@ def test_geometry_accepts_lists_and_keeps_raising(rng):
 
 
 def test_release_scratch(rng):
-    from cnnlab import unfold
+    from cnnlab import engine
     x, w = rng.standard_normal((2, 2, 6, 6)), rng.standard_normal((3, 2, 3, 3))
     y = cl.conv2d(x, w)
-    unfold.release_scratch()
+    engine.release_scratch()
     np.testing.assert_array_equal(cl.conv2d(x, w), y)
+
+
+def test_transposed_output_mask_and_cache_checks(rng):
+    x, w = rng.standard_normal((2, 3, 4, 4)), rng.standard_normal((3, 2, 3, 3))
+    g = rng.standard_normal(cl.conv_transpose2d(x, w, stride=2).shape)
+    full = cl.conv_transpose2d_backward(g, x, w, stride=2)
+    for mask in [(False, True, True), (True, False, False), (False, False, True)]:
+        for got, want, on in zip(cl.conv_transpose2d_backward(g, x, w, stride=2, output_mask=mask), full, mask):
+            assert (got is None) != on
+            if on:
+                np.testing.assert_array_equal(got, want)  # the same computation, masked or not
+    with pytest.raises(TypeError, match="cache must be a cnnlab.ConvCache or None, got dict"):
+        cl.conv2d(x, rng.standard_normal((2, 3, 3, 3)), cache={})
+
+
+def test_cache_holds_the_columns_of_its_own_input_only(rng):
+    x, w = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3))
+    cache = cl.ConvCache()
+    y = cl.conv2d(x, w, cache=cache)
+    assert cache.columns is not None and cache.nbytes > 0
+    other = rng.standard_normal(x.shape)  # a different input: the kept columns must not be used
+    for name, a, b in zip(GRADS, cl.conv2d_backward(np.ones_like(y), other, w, cache=cache),
+                          cl.conv2d_backward(np.ones_like(y), other, w)):
+        np.testing.assert_array_equal(a, b)
+    assert cache.columns is None  # backward is done with them

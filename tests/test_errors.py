@@ -28,7 +28,8 @@ def test_conv_arguments(kwargs, error, match):
 
 
 def test_conv_shapes():
-    with pytest.raises(ValueError, match=r"kernel_size=7 .* larger than the padded input \(size 5 \+ padding 0\+0 = 5\)"):
+    with pytest.raises(ValueError,
+                       match=r"kernel_size=7 .* larger than the padded input \(size 5 \+ padding 0\+0 = 5\)"):
         cl.conv2d(X, np.zeros((1, 2, 7, 3)))
     with pytest.raises(ValueError, match=r"input has 2 channels but weight \(3, 4, 3, 3\) with groups=1 expects 4"):
         cl.conv2d(X, np.zeros((3, 4, 3, 3)))

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import cnnlab as cl
-from cnnlab import exercises
+from cnnlab.teach import exercises
 
 
 def correct_correlate(image, kernel):

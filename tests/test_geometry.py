@@ -1,10 +1,12 @@
 """Footprints, overlap counts, upsampling and convolution matrices (cnnlab.geometry)."""
 import numpy as np
 import pytest
-from tolerance import assert_close
 
 import cnnlab as cl
-from cnnlab import arithmetic, geometry, reference
+from cnnlab import arithmetic, reference
+from cnnlab.teach import geometry
+
+from tolerance import assert_close
 
 
 def test_footprint_one_axis():

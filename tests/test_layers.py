@@ -1,33 +1,12 @@
 """Every layer's backward against central differences (float64)."""
 import numpy as np
 import pytest
+
+from cnnlab.gradcheck import check_layer, numerical_gradient, rel_error
+from cnnlab.nn import layers as L
+from cnnlab.nn.models import C3_TABLE, Sequential, rbf_codes
+
 from tolerance import assert_close
-
-from cnnlab import layers as L
-from cnnlab.gradcheck import numerical_gradient, rel_error
-from cnnlab.models import C3_TABLE, rbf_codes
-
-
-def check_layer(layer, x, rng):
-    """Gradient of sum(g * layer(x)) for the input and every parameter."""
-    g = rng.standard_normal(layer.forward(x).shape)
-    layer.zero_grad()
-    layer.forward(x)
-    gx = layer.backward(g)
-    assert rel_error(numerical_gradient(layer.forward, x.copy(), g), gx) < 1e-6, "input"
-    for name, p in layer.params.items():
-        num = numerical_gradient(lambda v, p=p: (p.__setitem__(Ellipsis, v), layer.forward(x))[1], p.copy(), g)
-        layer.forward(x)
-        assert rel_error(num, layer.grads[name]) < 1e-6, name
-
-
-def f64(layer):
-    layer.params = {k: v.astype(np.float64) for k, v in layer.params.items()}
-    layer.grads = {k: np.zeros_like(v) for k, v in layer.params.items()}
-    if hasattr(layer, "mask"):
-        layer.mask = layer.mask.astype(np.float64)
-    return layer
-
 
 CASES = {
     "conv": (lambda r: L.Conv2d(3, 4, 3, stride=2, padding=1, rng=r), (2, 3, 7, 7)),
@@ -50,16 +29,45 @@ CASES = {
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_layer_gradients(rng, name):
     make, shape = CASES[name]
-    layer = f64(make(rng))
+    layer = make(rng).astype(np.float64)
     if isinstance(layer, L.Subsample2d):
         layer.params["weight"][...] = rng.standard_normal(3)
     n = int(np.prod(shape))
     x = rng.permutation(n).reshape(shape) * (2.0 / n) - 1  # in [-1, 1), no ties for max pooling
     if isinstance(layer, L.Activation) and layer.name == "relu":
         x = x + 0.05  # keep off the kink at 0
-    if isinstance(layer, L.RBF):
-        layer.codes = layer.codes.astype(np.float64)
-    check_layer(layer, x.astype(np.float64), rng)
+    errors = check_layer(layer, x.astype(np.float64))
+    assert set(errors) == {"input", *layer.params}
+    # central differences with h = 1e-6 carry ~1e-9 of rounding: entries near 1e-3 reach 1e-6
+    assert max(errors.values()) < 1e-5, errors
+
+
+def test_check_layer_catches_a_wrong_backward(rng):
+    class Doubled(L.Linear):  # a backward that forgets nothing but doubles the input gradient
+        def backward(self, grad, input_grad=True):
+            return 2 * super().backward(grad, input_grad)
+    errors = check_layer(Doubled(3, 2, rng=rng).astype(np.float64), rng.standard_normal((4, 3)))
+    assert errors["input"] > 0.3 and errors["weight"] < 1e-7
+    with pytest.raises(TypeError, match="astype"):
+        check_layer(L.Linear(3, 2), rng.standard_normal((4, 3)))
+
+
+def test_every_layer_skips_the_input_gradient_on_request(rng):
+    for name, (make, shape) in CASES.items():
+        layer = make(rng).astype(np.float64)
+        x = rng.standard_normal(shape)
+        layer.forward(x)
+        assert layer.backward(np.ones_like(layer.forward(x)), input_grad=False) is None, name
+
+
+def test_sequential_is_a_layer(rng):
+    model = Sequential([("c", L.Conv2d(1, 2, 3, rng=rng)), ("a", L.Activation("tanh")), ("f", L.Flatten()),
+                        ("l", L.Linear(2 * 4 * 4, 3, rng=rng))], (1, 6, 6)).astype(np.float64)
+    errors = check_layer(model, rng.standard_normal((2, 1, 6, 6)))
+    assert set(errors) == {"input", "c.weight", "c.bias", "l.weight", "l.bias"}
+    assert max(errors.values()) < 1e-6, errors
+    model.eval()
+    assert not any(layer.training for _, layer in model.layers)
 
 
 def test_sparse_conv_keeps_absent_connections_at_zero(rng):
@@ -103,13 +111,13 @@ def test_linear_checks_its_input():
 
 def test_conv_layer_reuses_columns_and_can_skip_the_input_gradient(rng):
     import cnnlab as cl
-    layer = f64(L.Conv2d(3, 4, 3, padding=1, rng=rng))
+    layer = L.Conv2d(3, 4, 3, padding=1, rng=rng).astype(np.float64)
     x, g = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((2, 4, 6, 6))
     layer.forward(x)
-    assert layer.cols is not None  # kept for the weight gradient
+    assert layer.cache.columns is not None  # kept for the weight gradient
     assert layer.backward(g, input_grad=False) is None
     gx, gw, gb = cl.conv2d_backward(g, x, layer.params["weight"], padding=1)
     assert_close(layer.grads["weight"], gw, 2 * 6 * 6)  # kept columns vs re-unfolded input
-    layer.training = False
+    layer.eval()
     layer.forward(x)
-    assert layer.cols is None  # evaluation keeps nothing
+    assert layer.cache.columns is None  # evaluation keeps nothing

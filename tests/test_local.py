@@ -1,10 +1,11 @@
 """Locally connected layer: checked against a direct per-position computation and conv2d."""
 import numpy as np
 import pytest
-from tolerance import assert_close
 
 import cnnlab as cl
-from cnnlab.local import local_conv2d
+from cnnlab.functional.local import local_conv2d
+
+from tolerance import assert_close
 
 
 def direct(x, weight, bias, stride, padding):
@@ -43,3 +44,14 @@ def test_bad_shapes_raise(rng):
         local_conv2d(x, np.zeros((3, 3, 1, 3, 3, 3)))
     with pytest.raises(ValueError, match="bias must have shape"):
         local_conv2d(x, np.zeros((4, 4, 1, 3, 3, 3)), bias=np.zeros((1, 3, 3)))
+
+
+@pytest.mark.parametrize("stride,padding", [(1, 0), (2, 1)])
+def test_local_backward_gradcheck(rng, stride, padding):
+    from cnnlab.functional.local import local_conv2d_backward
+    from cnnlab.gradcheck import check_backward
+    x = rng.standard_normal((2, 2, 5, 4))
+    oh, ow = (5 + 2 * padding - 3) // stride + 1, (4 + 2 * padding - 2) // stride + 1
+    weight, bias = rng.standard_normal((oh, ow, 3, 2, 3, 2)), rng.standard_normal((3, oh, ow))
+    errors = check_backward(local_conv2d, local_conv2d_backward, x, weight, bias, stride=stride, padding=padding)
+    assert set(errors) == {"x", "weight", "bias"} and max(errors.values()) < 1e-7, errors

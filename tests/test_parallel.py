@@ -6,11 +6,12 @@ import threading
 
 import numpy as np
 import pytest
-from tolerance import assert_close, conv_terms
 
 import cnnlab as cl
-from cnnlab import parallel
-from cnnlab.conv import _chunks
+from cnnlab.engine import threads as parallel
+from cnnlab.engine.conv import chunks
+
+from tolerance import assert_close, conv_terms
 
 
 @pytest.fixture
@@ -33,7 +34,7 @@ def test_threads_split_big_batches_and_agree(rng, threads):
     results = {}
     for n in (1, 3):
         cl.set_num_threads(n)
-        assert len(_chunks(x, w, (26, 26))) == n  # 4.3 MB of columns: one chunk per thread
+        assert len(chunks(x, w, (26, 26))) == n  # 4.3 MB of columns: one chunk per thread
         results[n] = (cl.conv2d(x, w), *cl.conv2d_backward(g, x, w))
     terms = conv_terms(x.shape, w.shape, g.shape)
     for name, one, three in zip(("out", "grad_x", "grad_w", "grad_b"), results[1], results[3]):
@@ -52,7 +53,7 @@ def test_same_settings_give_identical_results(rng, threads):
 
 def test_small_problems_and_other_threads_stay_sequential(rng, threads):
     cl.set_num_threads(4)
-    assert len(_chunks(np.zeros((64, 1, 8, 8)), np.zeros((2, 1, 3, 3)), (6, 6))) == 1
+    assert len(chunks(np.zeros((64, 1, 8, 8)), np.zeros((2, 1, 3, 3)), (6, 6))) == 1
     seen = []
     t = threading.Thread(target=lambda: seen.append(parallel.workers()))
     t.start()

@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tolerance import assert_close
 
 import cnnlab as cl
 from cnnlab import arithmetic, reference
 from cnnlab.gradcheck import numerical_gradient, rel_error
+
+from tolerance import assert_close
 
 
 @st.composite
@@ -109,7 +110,8 @@ def test_adaptive_pooling(rng, size, out):
         num = numerical_gradient(lambda v: fwd(v, out), x.copy(), g, eps=1e-4)
         assert rel_error(num, bwd(g, x, out)) < 1e-6
     _, idx = cl.adaptive_max_pool2d(x, out, return_indices=True)
-    np.testing.assert_array_equal(np.take_along_axis(x.reshape(2, 2, -1), idx.reshape(2, 2, -1), 2).reshape(mx.shape), mx)
+    picked = np.take_along_axis(x.reshape(2, 2, -1), idx.reshape(2, 2, -1), 2)
+    np.testing.assert_array_equal(picked.reshape(mx.shape), mx)
 
 
 def test_global_average_pooling(rng):
@@ -137,3 +139,9 @@ def test_pooling_keeps_float32(rng):
     for fwd, bwd in ((cl.max_pool2d, cl.max_pool2d_backward), (cl.avg_pool2d, cl.avg_pool2d_backward)):
         out = fwd(x, 2)
         assert out.dtype == np.float32 and bwd(out, x, 2).dtype == np.float32
+
+
+def test_global_average_pooling_backward(rng):
+    from cnnlab.gradcheck import check_backward
+    errors = check_backward(cl.global_avg_pool2d, cl.global_avg_pool2d_backward, rng.standard_normal((2, 3, 4, 5)))
+    assert errors["x"] < 1e-7

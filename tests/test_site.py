@@ -7,7 +7,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from cnnlab import site
+from tools import site
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 

@@ -1,9 +1,10 @@
 """Parity with torch.nn.functional, forward and autograd backward (skipped without torch)."""
 import numpy as np
 import pytest
-from tolerance import GRADS, assert_close, conv_terms, conv_transpose_terms
 
 import cnnlab as cl
+
+from tolerance import GRADS, assert_close, conv_terms, conv_transpose_terms
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -50,10 +51,12 @@ def test_conv2d_per_axis_arguments(rng):
 
 
 @pytest.mark.parametrize("nd", [1, 2, 3])
-@pytest.mark.parametrize("kw", [dict(), dict(stride=2, padding=1, output_padding=1), dict(stride=3, dilation=2, output_padding=1, groups=2)])
+@pytest.mark.parametrize("kw", [dict(), dict(stride=2, padding=1, output_padding=1),
+                                dict(stride=3, dilation=2, output_padding=1, groups=2)])
 def test_conv_transpose(rng, nd, kw):
     g_ = kw.get("groups", 1)
-    x, w, b = rng.standard_normal((2, 4, *(4,) * nd)), rng.standard_normal((4, 6 // g_, *(3,) * nd)), rng.standard_normal(6)
+    x, w = rng.standard_normal((2, 4, *(4,) * nd)), rng.standard_normal((4, 6 // g_, *(3,) * nd))
+    b = rng.standard_normal(6)
     ours = [cl.conv_transpose1d, cl.conv_transpose2d, cl.conv_transpose3d][nd - 1](x, w, b, **kw)
     tx, tw, tb = t(x, True), t(w, True), t(b, True)
     theirs = [F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d][nd - 1](tx, tw, tb, **kw)
@@ -67,7 +70,8 @@ def test_conv_transpose(rng, nd, kw):
 
 
 @pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1),
-                                dict(kernel_size=3, stride=2, ceil_mode=True), dict(kernel_size=(2, 3), dilation=(2, 1)),
+                                dict(kernel_size=3, stride=2, ceil_mode=True),
+                                dict(kernel_size=(2, 3), dilation=(2, 1)),
                                 dict(kernel_size=3, stride=1, padding=1)])
 def test_max_pool(rng, kw):
     x = rng.standard_normal((2, 3, 9, 8))

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from cnnlab import data, models, optim, train
+from cnnlab import data
+from cnnlab.nn import models, optim, train
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +106,13 @@ def test_evaluate_and_confusion(small_mnist):
     cm = train.confusion_matrix(y, preds)
     assert cm.sum() == len(y) and np.trace(cm) == (preds == y).sum()
     assert cm.sum(axis=1).tolist() == [30] * 10
+
+
+def test_predict_and_evaluate_restore_the_mode(small_mnist):
+    model = models.lenet5(np.random.default_rng(0))
+    x, y = small_mnist
+    for fn in (lambda: train.predict(model, x[:20]), lambda: train.evaluate(model, x[:20], y[:20])):
+        for mode in (True, False):
+            model.train(mode)
+            fn()
+            assert model.training is mode and all(layer.training is mode for _, layer in model.layers)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import cnnlab as cl
-from cnnlab import widgets
+from cnnlab.teach import geometry, widgets
 
 
 def _titles(fig):
@@ -90,7 +90,7 @@ def test_checkerboard_explorer_uneven_then_even():
     w = widgets.CheckerboardExplorer()
     st = w.state()
     assert st["uneven"] and st["ratio"] == 4.0 and "Uneven" in w.message.value
-    assert np.array_equal(st["counts"], cl.geometry.overlap_counts_2d(8, 3, 2))
+    assert np.array_equal(st["counts"], geometry.overlap_counts_2d(8, 3, 2))
     n = w.renders
     w.kernel_size.value = 4
     assert not w.state()["uneven"] and "Even" in w.message.value and w.renders == n + 1

@@ -1,22 +1,52 @@
-"""Networks built from cnnlab.layers: LeNet-5 (modern and as in the 1998
-paper), the simplified stride-2 LeNet, and the small nets of the MNIST
+"""Networks built from `cnnlab.nn.layers`: LeNet-5 (modern and as in the
+1998 paper), the simplified stride-2 LeNet, and the small nets of the MNIST
 generalisation ladder. `Sequential.summary()` computes the layer table
-(maps, size, trainable parameters, connections) from the layers themselves.
+(maps, size, trainable parameters, connections) from the layers themselves
+(notebook 06, section 1).
 """
 import numpy as np
 
-from .layers import (RBF, Activation, AvgPool2d, Conv2d, Dropout, Flatten, Layer, Linear, MaxPool2d,
-                     Subsample2d, SoftmaxCrossEntropy, RBFLoss, SparseConv2d)
+from .. import data
+from .layers import (
+    RBF,
+    Activation,
+    AvgPool2d,
+    Conv2d,
+    Dropout,
+    Flatten,
+    Layer,
+    Linear,
+    MaxPool2d,
+    RBFLoss,
+    SoftmaxCrossEntropy,
+    SparseConv2d,
+    Subsample2d,
+)
 
 
-class Sequential:
-    """Layers applied in order. `layers` is a list of (name, layer) pairs."""
+class Sequential(Layer):
+    """Layers applied in order, with the `Layer` protocol itself.
 
-    def __init__(self, layers, input_shape, loss=None, name="model"):
+    layers: (name, layer) pairs; input_shape: one example, e.g. (1, 32, 32);
+    loss: SoftmaxCrossEntropy (default) or RBFLoss; scale: how `prepare`
+    turns uint8 MNIST digits into inputs ('unit' [0, 1] or LeCun's 'lecun')."""
+
+    def __init__(self, layers, input_shape, loss=None, name="model", scale="unit"):
+        super().__init__()
         self.layers = [(n, layer) for n, layer in layers]
-        self.input_shape = tuple(input_shape)  # one example, e.g. (1, 32, 32)
+        self.input_shape = tuple(input_shape)
         self.loss = loss if loss is not None else SoftmaxCrossEntropy()
-        self.name = name
+        self.name, self.scale = name, scale
+
+    def prepare(self, images):
+        """uint8 digits (N, 28, 28) -> the float input (N, *input_shape) this
+        model expects: scaled, and padded with background to its size
+        (2 cells each side for 32x32, 1 after for 29x29)."""
+        x = data.to_float(images, self.scale)
+        extra = self.input_shape[-1] - x.shape[-1]
+        if extra == 4:
+            return data.pad_to_32(x)
+        return np.pad(x, [(0, 0), (0, 0), (0, extra), (0, extra)], constant_values=x.min()) if extra else x
 
     def forward(self, x):
         for _, layer in self.layers:
@@ -27,17 +57,20 @@ class Sequential:
 
     def backward(self, grad, input_grad=True):
         """Backpropagate dLoss/dOutput; returns dLoss/dInput. With input_grad=False
-        a first layer that can (a convolution) skips that last, unused gradient
-        and None is returned: training never needs the gradient of the images."""
+        the first layer skips that last, unused gradient (training never needs
+        the gradient of the images) and None is returned."""
         for i, (_, layer) in enumerate(reversed(self.layers)):
-            if i == len(self.layers) - 1 and not input_grad and getattr(layer, "can_skip_input_grad", False):
-                return layer.backward(grad, input_grad=False)
-            grad = layer.backward(grad)
+            grad = layer.backward(grad, input_grad=input_grad or i < len(self.layers) - 1)
         return grad
 
     def parameters(self):
         """[(name, param, grad)] with names like 'C1.weight', in layer order."""
-        return [(f"{n}.{k}", p, layer.grads[k]) for n, layer in self.layers for k, p in layer.params.items()]
+        return [(f"{n}.{k}", p, g) for n, layer in self.layers for k, p, g in layer.parameters()]
+
+    def astype(self, dtype):
+        for _, layer in self.layers:
+            layer.astype(dtype)
+        return self
 
     def state_dict(self):
         return {name: p for name, p, _ in self.parameters()}
@@ -58,12 +91,10 @@ class Sequential:
             layer.zero_grad()
 
     def train(self, mode=True):
+        self.training = mode
         for _, layer in self.layers:
-            layer.training = mode
+            layer.train(mode)
         return self
-
-    def eval(self):
-        return self.train(False)
 
     def reseed(self, *key):
         """Give every stochastic layer (dropout) a generator derived from `key`,
@@ -171,7 +202,7 @@ def lenet5_1998(rng=None):
         ("C5", Conv2d(16, 120, 5, rng=rng)), ("a5", Activation(act)),
         ("flat", Flatten()),
         ("F6", Linear(120, 84, rng=rng)), ("a6", Activation(act)),
-        ("output", RBF(rbf_codes()))], (1, 32, 32), loss=RBFLoss(), name="lenet5_1998")
+        ("output", RBF(rbf_codes()))], (1, 32, 32), loss=RBFLoss(), name="lenet5_1998", scale="lecun")
 
 
 def simplified_lenet(rng=None, activation="tanh"):
@@ -211,7 +242,8 @@ def conv_net(n_conv=1, activation="sigmoid", hidden=100, dropout=0.0, rng=None):
 
 
 def struct_net(rng=None):
-    """The notes' compact script: 20 maps 5x5 - avg pool 2 - 10 maps 5x5 -
+    """The compact "layers as structs" script of the CNN chapter in
+    Zhang Junchao's lecture slides: 20 maps 5x5 - avg pool 2 - 10 maps 5x5 -
     avg pool 2 - softmax, ReLU after each convolution, on 1x28x28."""
     rng = rng if rng is not None else np.random.default_rng(0)
     return Sequential([

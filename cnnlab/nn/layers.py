@@ -1,35 +1,79 @@
-"""Layers with forward/backward, in the style of CS231n: `forward` caches what
-`backward` needs, `backward` takes dLoss/dOutput, stores parameter gradients
-in `grads` and returns dLoss/dInput. Every layer is a thin wrapper around the
-kernels in cnnlab (no convolution is written twice).
+"""Layers: thin wrappers around the kernels of `cnnlab.functional`, in the
+style of the CS231n assignments, with one protocol (`Layer`):
 
-Parameters live in `layer.params` (name -> array, updated in place by the
-optimizers) with matching `layer.grads`. Arrays are NCHW float32 by default.
+    forward(x)                      caches what backward needs, returns the output
+    backward(grad, input_grad=True) adds dLoss/dParameter into `grads`, returns
+                                    dLoss/dInput (None when input_grad=False)
+    parameters()                    [(name, parameter, gradient)]: optimizers
+                                    update the parameters in place
+    train() / eval()                switch `training` (dropout, saved columns)
+    zero_grad(), astype(dtype)
+
+Parameters live in `layer.params` (name -> array) with matching
+`layer.grads`; fixed arrays (a connection mask, RBF codes) in
+`layer.buffers`. Arrays are NCHW, float32 by default. No layer computes a
+convolution itself: each calls the public kernel functions. Notebook 05
+checks every layer's gradients (`cnnlab.gradcheck.check_layer`), 06 builds
+LeNet-5 from them.
 """
 import numpy as np
 
-from . import arithmetic
-from ._checks import ntuple
-from .activations import ACTIVATIONS
-from .conv import _conv, _conv_backward, conv_transpose2d, conv_transpose2d_backward
-from .losses import cross_entropy, cross_entropy_backward
-from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
-from .unfold import Scratch
+from .._checks import ntuple
+from ..engine.conv import ConvCache
+from ..functional import arithmetic
+from ..functional.activations import ACTIVATIONS
+from ..functional.conv import conv2d, conv2d_backward, conv_transpose2d, conv_transpose2d_backward
+from ..functional.losses import cross_entropy, cross_entropy_backward
+from ..functional.pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
+
+
+def _uniform(rng, shape, fan_in, dtype):
+    """PyTorch's default init: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    bound = 1 / np.sqrt(fan_in)
+    return rng.uniform(-bound, bound, shape).astype(dtype)
 
 
 class Layer:
-    """Base class: no parameters, identity in shape accounting."""
-    training = True
+    """Base class: no parameters; subclasses define forward and backward.
+
+    Shapes are documented per layer: x (N, ...) in, (N, ...) out; `grad`
+    has the output's shape and backward returns the input's shape."""
 
     def __init__(self):
-        self.params, self.grads = {}, {}
+        self.params, self.grads, self.buffers = {}, {}, {}
+        self.training = True
 
     def __call__(self, x):
         return self.forward(x)
 
+    def forward(self, x):
+        raise NotImplementedError(f"{type(self).__name__} must define forward(x)")
+
+    def backward(self, grad, input_grad=True):
+        raise NotImplementedError(f"{type(self).__name__} must define backward(grad, input_grad=True)")
+
+    def parameters(self):
+        """[(name, parameter, gradient)] for this layer's trainable arrays."""
+        return [(name, p, self.grads[name]) for name, p in self.params.items()]
+
     def zero_grad(self):
         for g in self.grads.values():
             g.fill(0)
+
+    def train(self, mode=True):
+        self.training = mode
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def astype(self, dtype):
+        """Convert parameters, gradients and buffers in place of the old arrays
+        (e.g. float64 for a gradient check); returns the layer."""
+        self.params = {k: v.astype(dtype) for k, v in self.params.items()}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.buffers = {k: v.astype(dtype) for k, v in self.buffers.items()}
+        return self
 
     def _init_params(self, weight_shape, fan_in, bias_size, rng, dtype):
         """PyTorch's default init: weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
@@ -52,14 +96,15 @@ class Layer:
         return type(self).__name__
 
 
-def _uniform(rng, shape, fan_in, dtype):
-    """PyTorch's default init: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
-    bound = 1 / np.sqrt(fan_in)
-    return rng.uniform(-bound, bound, shape).astype(dtype)
-
-
 class Conv2d(Layer):
-    """2-d convolution: (N, C_in, H, W) -> (N, C_out, H', W'); weight (C_out, C_in/groups, k, k)."""
+    """2-d convolution: x (N, C_in, H, W) -> (N, C_out, H_out, W_out);
+    weight (C_out, C_in/groups, kH, kW), bias (C_out,). Other arguments as
+    `cnnlab.conv2d`. In training the im2col columns are kept for backward
+    (a `ConvCache`), as autograd keeps its saved tensors.
+
+    >>> Conv2d(1, 6, 5)(np.zeros((2, 1, 32, 32), np.float32)).shape
+    (2, 6, 28, 28)
+    """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, rng=None, dtype=np.float32):
@@ -68,29 +113,22 @@ class Conv2d(Layer):
         self._init_params((out_channels, in_channels // groups, *k), in_channels // groups * k[0] * k[1],
                           out_channels if bias else 0, rng, dtype)
         self.conf = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
-        self._cols_memory = Scratch()  # reused every step: same batch size, same columns size
+        self.cache = ConvCache()
 
     def weight(self):
         """The kernel the convolution uses (subclasses may constrain it)."""
         return self.params["weight"]
 
     def forward(self, x):
-        # in training, keep the im2col columns: backward needs them for the weight gradient
         self.x = x
-        if not self.training:
-            self.cols = None
-            return _conv(x, self.weight(), self.params.get("bias"), **self.conf, nd=2)
-        out, self.cols = _conv(x, self.weight(), self.params.get("bias"), **self.conf, nd=2,
-                               memory=self._cols_memory)
-        return out
-
-    can_skip_input_grad = True
+        if not self.training:  # evaluation keeps no columns
+            self.cache.clear()
+        return conv2d(x, self.weight(), self.params.get("bias"), **self.conf,
+                      cache=self.cache if self.training else None)
 
     def backward(self, grad, input_grad=True):
-        """input_grad=False (the first layer of a network) skips dLoss/dInput and returns None."""
-        gx, gw, gb = _conv_backward(grad, self.x, self.weight(), **self.conf, nd=2, cols=self.cols,
-                                    output_mask=(input_grad, True, "bias" in self.params))
-        self.cols = None
+        gx, gw, gb = conv2d_backward(grad, self.x, self.weight(), **self.conf, cache=self.cache,
+                                     output_mask=(input_grad, True, "bias" in self.params))
         self._add_grads(gw, gb)
         return gx
 
@@ -102,7 +140,13 @@ class Conv2d(Layer):
 
 
 class ConvTranspose2d(Layer):
-    """Transposed convolution: weight (C_in, C_out/groups, k, k), as in PyTorch."""
+    """Transposed convolution: x (N, C_in, H, W) -> (N, C_out, H_out, W_out);
+    weight (C_in, C_out/groups, kH, kW) as in PyTorch. Arguments as
+    `cnnlab.conv_transpose2d`.
+
+    >>> ConvTranspose2d(4, 2, 4, stride=2, padding=1)(np.zeros((1, 4, 5, 5), np.float32)).shape
+    (1, 2, 10, 10)
+    """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
                  groups=1, dilation=1, bias=True, rng=None, dtype=np.float32):
@@ -117,8 +161,9 @@ class ConvTranspose2d(Layer):
         self.x = x
         return conv_transpose2d(x, self.params["weight"], self.params.get("bias"), **self.conf)
 
-    def backward(self, grad):
-        gx, gw, gb = conv_transpose2d_backward(grad, self.x, self.params["weight"], **self.conf)
+    def backward(self, grad, input_grad=True):
+        gx, gw, gb = conv_transpose2d_backward(grad, self.x, self.params["weight"], **self.conf,
+                                               output_mask=(input_grad, True, "bias" in self.params))
         self._add_grads(gw, gb)
         return gx
 
@@ -129,35 +174,44 @@ class ConvTranspose2d(Layer):
 
 class SparseConv2d(Conv2d):
     """A convolution in which output map j only sees the input maps i with
-    table[i, j] True (LeNet-5's C3). Implemented as one dense conv2d whose
-    absent kernels are held at zero by a fixed mask, so their gradients are
-    masked too; only real connections count as parameters."""
+    table[i, j] True (LeNet-5's C3; table (C_in, C_out)). One dense conv2d
+    whose absent kernels are held at zero by a fixed mask (buffer 'mask'),
+    so their gradients are masked too; only real connections count as
+    parameters. Each kernel is drawn with its own fan-in (the maps it sees)."""
 
     def __init__(self, table, kernel_size, rng=None, dtype=np.float32):
         table = np.asarray(table, dtype=bool)
         super().__init__(table.shape[0], table.shape[1], kernel_size, rng=rng, dtype=dtype)
-        self.mask = table.T[:, :, None, None].astype(dtype)  # (C_out, C_in, 1, 1)
+        self.buffers["mask"] = table.T[:, :, None, None].astype(dtype)  # (C_out, C_in, 1, 1)
         fan_in = table.sum(axis=0)[:, None, None, None] * self.params["weight"][0, 0].size
-        # re-draw each kernel with its own fan-in (the number of maps it really sees)
-        rng = rng if rng is not None else np.random.default_rng(0)
-        self.params["weight"][...] = rng.uniform(-1, 1, self.params["weight"].shape) / np.sqrt(fan_in) * self.mask
+        bound = 1 / np.sqrt(fan_in)
+        # the base class's draw used the dense fan-in: rescale the same uniform draw to each kernel's own
+        dense_bound = 1 / np.sqrt(self.params["weight"][0].size)
+        self.params["weight"][...] = self.params["weight"] / dense_bound * bound * self.buffers["mask"]
 
     def weight(self):
-        return self.params["weight"] * self.mask
+        return self.params["weight"] * self.buffers["mask"]
 
     def backward(self, grad, input_grad=True):
         gx = super().backward(grad, input_grad)
-        self.grads["weight"] *= self.mask
+        self.grads["weight"] *= self.buffers["mask"]
         return gx
 
     def summary_row(self, in_shape, out_shape):
         k = self.params["weight"][0, 0].size
-        links = int(self.mask.sum())
+        links = int(self.buffers["mask"].sum())
         params = links * k + self.params["bias"].size
         return params, params * int(np.prod(out_shape[2:]))
 
 
 class MaxPool2d(Layer):
+    """Max pooling: (N, C, H, W) -> (N, C, H_out, W_out); the argmax indices
+    of the forward are reused in backward. Arguments as `cnnlab.max_pool2d`.
+
+    >>> MaxPool2d(2)(np.zeros((1, 6, 28, 28))).shape
+    (1, 6, 14, 14)
+    """
+
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False):
         super().__init__()
         self.conf = dict(kernel_size=kernel_size, stride=stride, padding=padding, ceil_mode=ceil_mode)
@@ -167,8 +221,8 @@ class MaxPool2d(Layer):
         out, self.indices = max_pool2d(x, return_indices=True, **self.conf)
         return out
 
-    def backward(self, grad):
-        return max_pool2d_backward(grad, self.x, indices=self.indices, **self.conf)
+    def backward(self, grad, input_grad=True):
+        return max_pool2d_backward(grad, self.x, indices=self.indices, **self.conf) if input_grad else None
 
     def summary_row(self, in_shape, out_shape):
         k = ntuple(self.conf["kernel_size"], 2, "kernel_size")
@@ -176,6 +230,13 @@ class MaxPool2d(Layer):
 
 
 class AvgPool2d(Layer):
+    """Average pooling: (N, C, H, W) -> (N, C, H_out, W_out). Arguments as `cnnlab.avg_pool2d`.
+
+    >>> AvgPool2d(2)(np.ones((1, 1, 4, 4)))[0, 0]
+    array([[1., 1.],
+           [1., 1.]])
+    """
+
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
         super().__init__()
         self.conf = dict(kernel_size=kernel_size, stride=stride, padding=padding, ceil_mode=ceil_mode,
@@ -185,8 +246,8 @@ class AvgPool2d(Layer):
         self.x = x
         return avg_pool2d(x, **self.conf)
 
-    def backward(self, grad):
-        return avg_pool2d_backward(grad, self.x, **self.conf)
+    def backward(self, grad, input_grad=True):
+        return avg_pool2d_backward(grad, self.x, **self.conf) if input_grad else None
 
     def summary_row(self, in_shape, out_shape):
         k = ntuple(self.conf["kernel_size"], 2, "kernel_size")
@@ -194,10 +255,16 @@ class AvgPool2d(Layer):
 
 
 class Subsample2d(Layer):
-    """LeNet-5's S2/S4: each map's k x k windows are summed, multiplied by a
-    trainable per-map coefficient and shifted by a trainable per-map bias.
-    A small coefficient makes it a blur; a large one (after the squashing
-    function) a noisy OR or AND of the window."""
+    """LeNet-5's S2/S4: (N, C, H, W) -> (N, C, H/k, W/k). Each map's k x k
+    windows are summed, multiplied by a trainable per-map coefficient
+    (weight (C,)) and shifted by a trainable per-map bias (C,). A small
+    coefficient makes it a blur; a large one (after the squashing function)
+    a noisy OR or AND of the window. Notebook 06, section 2.
+
+    >>> Subsample2d(6)(np.ones((1, 6, 28, 28), np.float32))[0, 0, :2, :2]  # weight 1, bias 0: window sums
+    array([[4., 4.],
+           [4., 4.]], dtype=float32)
+    """
 
     def __init__(self, channels, kernel_size=2, dtype=np.float32):
         super().__init__()
@@ -210,9 +277,11 @@ class Subsample2d(Layer):
         self.sums = avg_pool2d(x, self.k) * (self.k * self.k)
         return self.sums * self.params["weight"][:, None, None] + self.params["bias"][:, None, None]
 
-    def backward(self, grad):
+    def backward(self, grad, input_grad=True):
         self.grads["weight"] += (grad * self.sums).sum(axis=(0, 2, 3))
         self.grads["bias"] += grad.sum(axis=(0, 2, 3))
+        if not input_grad:
+            return None
         scaled = grad * (self.params["weight"][:, None, None] * (self.k * self.k))
         return avg_pool2d_backward(scaled, self.x, self.k)
 
@@ -221,7 +290,11 @@ class Subsample2d(Layer):
 
 
 class Linear(Layer):
-    """Fully connected: (N, in) -> (N, out) = x W^T + b, weight (out, in) as in PyTorch."""
+    """Fully connected: x (N, in) -> (N, out) = x W^T + b; weight (out, in) as in PyTorch.
+
+    >>> Linear(400, 120)(np.zeros((2, 400), np.float32)).shape
+    (2, 120)
+    """
 
     def __init__(self, in_features, out_features, bias=True, rng=None, dtype=np.float32):
         super().__init__()
@@ -234,9 +307,9 @@ class Linear(Layer):
         out = x @ self.params["weight"].T
         return out + self.params["bias"] if "bias" in self.params else out
 
-    def backward(self, grad):
+    def backward(self, grad, input_grad=True):
         self._add_grads(grad.T @ self.x, grad.sum(axis=0))
-        return grad @ self.params["weight"]
+        return grad @ self.params["weight"] if input_grad else None
 
     def summary_row(self, in_shape, out_shape):
         n = sum(p.size for p in self.params.values())
@@ -244,18 +317,27 @@ class Linear(Layer):
 
 
 class Flatten(Layer):
-    """(N, C, H, W) -> (N, C*H*W)."""
+    """(N, C, H, W) -> (N, C*H*W).
+
+    >>> Flatten()(np.zeros((2, 16, 5, 5))).shape
+    (2, 400)
+    """
 
     def forward(self, x):
         self.shape = x.shape
         return x.reshape(x.shape[0], -1)
 
-    def backward(self, grad):
-        return grad.reshape(self.shape)
+    def backward(self, grad, input_grad=True):
+        return grad.reshape(self.shape) if input_grad else None
 
 
 class Activation(Layer):
-    """An elementwise nonlinearity from cnnlab.activations, by name."""
+    """An elementwise nonlinearity from `cnnlab.functional.activations`, by
+    name: any shape in, the same shape out.
+
+    >>> Activation("relu")(np.array([[-1.0, 2.0]]))
+    array([[0., 2.]])
+    """
 
     def __init__(self, name, **kwargs):
         super().__init__()
@@ -268,16 +350,22 @@ class Activation(Layer):
         self.x = x
         return self.f(x, **self.kwargs).astype(x.dtype, copy=False)
 
-    def backward(self, grad):
-        return grad * self.df(self.x, **self.kwargs).astype(grad.dtype, copy=False)
+    def backward(self, grad, input_grad=True):
+        return grad * self.df(self.x, **self.kwargs).astype(grad.dtype, copy=False) if input_grad else None
 
     def __repr__(self):
         return f"Activation({self.name})"
 
 
 class Dropout(Layer):
-    """Inverted dropout: in training, zero each unit with probability p and
-    scale the survivors by 1/(1-p); in evaluation, the identity."""
+    """Inverted dropout, any shape: in training, zero each unit with
+    probability p and scale the survivors by 1/(1-p); in evaluation, the
+    identity. `rng` draws the masks (`Sequential.reseed` sets it per epoch).
+    Notebook 07, section 7.
+
+    >>> Dropout(0.5).eval()(np.ones((1, 4)))
+    array([[1., 1., 1., 1.]])
+    """
 
     def __init__(self, p=0.5, rng=None):
         super().__init__()
@@ -292,34 +380,44 @@ class Dropout(Layer):
         self.mask = (self.rng.random(x.shape) >= self.p).astype(x.dtype) / x.dtype.type(1 - self.p)
         return x * self.mask
 
-    def backward(self, grad):
+    def backward(self, grad, input_grad=True):
+        if not input_grad:
+            return None
         return grad if self.mask is None else grad * self.mask
 
 
 class RBF(Layer):
-    """LeNet-5's output layer: unit i outputs the squared Euclidean distance
-    between the input (N, D) and its fixed code c_i (D,), so the smallest
-    output is the predicted class. The codes are not trained."""
+    """LeNet-5's output layer: x (N, D) -> (N, K), unit i outputs the squared
+    Euclidean distance between the input and its fixed code c_i (buffer
+    'codes', (K, D)), so the smallest output is the predicted class.
+    Notebook 06, section 4.
+
+    >>> RBF(np.array([[1.0, 1.0], [-1.0, -1.0]]))(np.array([[1.0, 0.0]]))
+    array([[1., 5.]])
+    """
 
     def __init__(self, codes):
         super().__init__()
-        self.codes = np.asarray(codes, dtype=np.float32)
+        self.buffers["codes"] = np.asarray(codes, dtype=np.float32)
 
     def forward(self, x):
         self.x = x
-        diff = x[:, None, :] - self.codes[None]
+        diff = x[:, None, :] - self.buffers["codes"][None]
         return (diff ** 2).sum(axis=2)
 
-    def backward(self, grad):
+    def backward(self, grad, input_grad=True):
+        if not input_grad:
+            return None
         # d/dx sum_i g_i |x - c_i|^2 = 2 sum_i g_i (x - c_i)
-        return 2 * (grad.sum(axis=1, keepdims=True) * self.x - grad @ self.codes)
+        return 2 * (grad.sum(axis=1, keepdims=True) * self.x - grad @ self.buffers["codes"])
 
     def summary_row(self, in_shape, out_shape):
-        return 0, self.codes.size
+        return 0, self.buffers["codes"].size
 
 
 class SoftmaxCrossEntropy:
-    """Mean softmax cross-entropy of logits (N, K) against int labels (N,)."""
+    """Loss: mean softmax cross-entropy of logits (N, K) against int labels (N,);
+    `backward()` returns dLoss/dLogits."""
 
     def forward(self, logits, labels):
         self.logits, self.labels = logits, labels

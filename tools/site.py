@@ -1,6 +1,6 @@
 """Static HTML edition of the course: one page per notebook plus an index.
 
-    python -m cnnlab.site [--out site] [--no-execute] [--timeout 3600]
+    python -m tools.site [--out site] [--no-execute] [--timeout 3600]
 
 Each notebook is executed (unless --no-execute, which exports the committed
 outputs), with the widget state stored, and exported with nbconvert's lab
@@ -89,8 +89,8 @@ def vendor_scripts(out):
             return {}
         with tempfile.TemporaryDirectory() as tmp:
             try:
-                subprocess.run([npm, "pack", "--silent", *(v[0] for v in VENDOR)], cwd=tmp, check=True, capture_output=True,
-                               timeout=300)
+                subprocess.run([npm, "pack", "--silent", *(v[0] for v in VENDOR)], cwd=tmp, check=True,
+                               capture_output=True, timeout=300)
             except (subprocess.SubprocessError, OSError) as err:
                 print(f"npm pack failed ({err}): widgets will load their renderer from a CDN")
                 return {}

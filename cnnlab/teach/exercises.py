@@ -6,7 +6,7 @@ and returns True if every case passed, False otherwise.
 """
 import numpy as np
 
-from . import reference
+from .. import reference
 
 _SEED = 1234
 

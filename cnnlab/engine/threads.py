@@ -1,5 +1,8 @@
-"""Intra-op parallelism: the batch chunks of one convolution run on a small
+"""Intra-op threads: the batch chunks of one convolution run on a small
 thread pool, as PyTorch spreads one operator over its intra-op threads.
+
+To read the algorithm, see `cnnlab.reference.conv2d_im2col`; this module only
+runs independent pieces of it side by side.
 
 NumPy releases the GIL inside copies, ufuncs and matmul, so threads speed up
 the memory-bound column copies too, not only the GEMMs that OpenBLAS already
@@ -12,7 +15,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from ._checks import ntuple
+from .._checks import ntuple
 
 ENV_VAR = "CNNLAB_NUM_THREADS"
 

@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .data import minibatches
+from ..data import minibatches
 
 HISTORY_KEYS = ("loss", "acc", "val_loss", "val_acc", "seconds")
 
 
 def evaluate(model, x, y, batch_size=1000):
     """(mean loss, accuracy) of `model` on x (N, ...) and int labels y (N,), in eval mode."""
-    was_training = model.layers[0][1].training
+    was_training = model.training
     model.eval()
     total, correct = 0.0, 0
     for i in range(0, len(x), batch_size):
@@ -32,10 +32,11 @@ def evaluate(model, x, y, batch_size=1000):
 
 
 def predict(model, x, batch_size=1000):
-    """Predicted classes for x, in eval mode."""
+    """Predicted classes (N,) for x (N, ...), in eval mode (the mode is restored after)."""
+    was_training = model.training
     model.eval()
     preds = np.concatenate([model.predict(model.forward(x[i:i + batch_size])) for i in range(0, len(x), batch_size)])
-    model.train()
+    model.train(was_training)
     return preds
 
 

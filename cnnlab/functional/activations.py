@@ -1,26 +1,38 @@
-"""Activation functions and their derivatives.
+"""Activation functions and their derivatives (notebook 03, section 8).
 
-Each activation `f(x)` has a partner `f_grad(x)` = df/dx evaluated at the
-same input, so a backward pass is `grad_out * f_grad(x)`. `ACTIVATIONS` maps
-names to (f, f_grad) pairs for plotting and for layers.
+Each activation `f(x)` has a partner `f_grad(x)`, the derivative df/dx at
+the same input (not multiplied by any upstream gradient), so a backward pass
+is `grad_out * f_grad(x)`. Both are elementwise: any shape in, the same
+shape out. `ACTIVATIONS` maps names to (f, f_grad) pairs for plotting and
+for `cnnlab.nn.layers.Activation`.
 """
 import numpy as np
 
 
 def sigmoid(x):
-    """Logistic function 1 / (1 + e^-x), computed without overflow for large |x|."""
+    """Logistic function 1 / (1 + e^-x), computed without overflow for large |x|.
+
+    >>> sigmoid(np.array([-1000.0, 0.0, 1000.0]))
+    array([0. , 0.5, 1. ])
+    """
     x = np.asarray(x)
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
 def sigmoid_grad(x):
-    """s'(x) = s(x)(1 - s(x)); at most 1/4, which is why deep sigmoid nets vanish."""
+    """s'(x) = s(x)(1 - s(x)); at most 1/4, which is why gradients shrink in
+    deep sigmoid nets (notebook 07, section 1).
+
+    >>> sigmoid_grad(np.array([0.0]))
+    array([0.25])
+    """
     s = sigmoid(x)
     return s * (1 - s)
 
 
 def tanh(x):
+    """Hyperbolic tangent, (e^x - e^-x) / (e^x + e^-x), in (-1, 1)."""
     return np.tanh(x)
 
 
@@ -30,6 +42,11 @@ def tanh_grad(x):
 
 
 def relu(x):
+    """max(x, 0).
+
+    >>> relu(np.array([-2.0, 3.0]))
+    array([0., 3.])
+    """
     return np.maximum(x, 0)
 
 
@@ -44,6 +61,7 @@ def leaky_relu(x, negative_slope=0.01):
 
 
 def leaky_relu_grad(x, negative_slope=0.01):
+    """1 for x > 0, negative_slope otherwise."""
     x = np.asarray(x)
     return np.where(x > 0, 1.0, negative_slope).astype(np.result_type(x, np.float32))
 
@@ -55,6 +73,7 @@ def elu(x, alpha=1.0):
 
 
 def elu_grad(x, alpha=1.0):
+    """1 for x > 0, alpha e^x otherwise."""
     x = np.asarray(x)
     return np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0))).astype(np.result_type(x, np.float32))
 
@@ -65,6 +84,7 @@ def srelu(x, alpha=1.0):
 
 
 def srelu_grad(x, alpha=1.0):
+    """1 for x > -alpha, else 0."""
     return (np.asarray(x) > -alpha).astype(np.result_type(x, np.float32))
 
 
@@ -78,6 +98,7 @@ def lecun_tanh(x):
 
 
 def lecun_tanh_grad(x):
+    """1.7159 * 2/3 * (1 - tanh(2x/3)^2)."""
     return LECUN_A * LECUN_S * (1 - np.tanh(LECUN_S * np.asarray(x)) ** 2)
 
 

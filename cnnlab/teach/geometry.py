@@ -7,9 +7,9 @@ are (H, W) pairs or ints (square); images are NCHW.
 """
 import numpy as np
 
-from . import arithmetic
-from ._checks import as_array, ntuple
-from .conv import conv2d, conv_transpose1d, conv_transpose2d
+from .._checks import as_array, ntuple
+from ..functional import arithmetic
+from ..functional.conv import conv2d, conv_transpose1d, conv_transpose2d
 
 UPSAMPLE_METHODS = ("nearest", "bilinear")
 

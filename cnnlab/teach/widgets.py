@@ -12,8 +12,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import display
 
-from . import arithmetic, filters, geometry, viz
-from .conv import conv2d
+from ..functional import arithmetic
+from ..functional.conv import conv2d
+from . import filters, geometry, viz
 
 
 class _Explorer:
@@ -100,7 +101,8 @@ class ConvArithmeticExplorer(_Explorer):
         sq = not self.per_axis.value
         for w in (self.size_w, self.kernel_size_w, self.stride_w, self.padding_w):
             w.disabled = sq
-        pick = (lambda a, b: (a.value, a.value if sq else b.value))
+        def pick(a, b):  # (height, width) values; the width follows the height when square
+            return a.value, a.value if sq else b.value
         return dict(i=pick(self.size, self.size_w), k=pick(self.kernel_size, self.kernel_size_w),
                     s=pick(self.stride, self.stride_w), p=pick(self.padding, self.padding_w),
                     d=(self.dilation.value,) * 2)
