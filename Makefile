@@ -10,7 +10,8 @@ export MPLBACKEND := Agg
 # CPUs a busy core can halve the speed of the main thread (see README, Benchmarks).
 export OPENBLAS_THREAD_TIMEOUT ?= 4
 
-.PHONY: install parity browser-deps lab test test-browser unit unit-1thread lint nbval notebooks html bench clean
+.PHONY: install parity browser-deps lab test test-browser unit unit-1thread lint nbval notebooks html slides student \
+  test-student bench clean
 
 $(STAMP): pyproject.toml requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -66,8 +67,23 @@ notebooks: $(STAMP)
 html: $(STAMP)
 	$(PY) -m tools.site --out site
 
+# Lecture mode: one reveal.js deck per notebook in site/slides/ (committed outputs, not executed), with
+# reveal.js and MathJax vendored into site/_static/ so the decks work offline. Slide types: tools/slides.py.
+slides: $(STAMP)
+	$(PY) -m tools.slides build --out site/slides
+
+# Student edition in student/: every solution region (### BEGIN/END SOLUTION) replaced by a stub,
+# outputs cleared. Uses nbgrader's ClearSolutions (optional extra, next to the pinned packages).
+student: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[student]'
+	$(PY) -m tools.student --out student
+
+# Runs the student edition: stub cells are tagged raises-exception, the checkers print NOT YET.
+test-student: student
+	$(PY) -m pytest student --nbval-lax --nbval-current-env -p no:cacheprovider
+
 bench: $(STAMP)
 	$(PY) -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis site test-output
+	rm -rf $(VENV) .pytest_cache .hypothesis site student test-output

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "data" / "mnist"
+MODELS_ROOT = DEFAULT_ROOT.parent / "models"
 FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
          "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/")
@@ -181,3 +182,19 @@ def augment_shifts(images, labels, fill=0):
     moves = [(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)]
     return (np.concatenate([shift(images, dy, dx, fill) for dy, dx in moves]),
             np.concatenate([labels] * len(moves)))
+
+
+def trained_model_path(name, root=MODELS_ROOT):
+    """The shipped checkpoint data/models/NAME.npz, verified against the SHA-256
+    listed for it in data/models/README.md (a corrupt or swapped file raises
+    MnistError instead of loading wrong weights)."""
+    root = Path(root)
+    path = root / f"{name}.npz"
+    if not path.exists():
+        raise MnistError(f"trained model {path} is missing; restore it with `git checkout -- data/models`")
+    sums = checksums(root)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if sums.get(path.name) != digest:
+        raise MnistError(f"trained model {path} does not match its SHA-256 in {root / 'README.md'} "
+                         f"(got {digest[:12]}...); restore it with `git checkout -- data/models`")
+    return path

@@ -6,6 +6,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from hypothesis import settings  # noqa: E402
 
+pytest_plugins = ["browser_support"]  # the browser tests' fixtures (JupyterLab, Chromium)
+
 settings.register_profile("cnnlab", deadline=None, max_examples=40, derandomize=True)
 settings.load_profile("cnnlab")
 

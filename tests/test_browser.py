@@ -1,157 +1,20 @@
-"""The widgets in a real browser: JupyterLab from this environment, driven by
-headless Chromium through Playwright.
-
-Each test opens a notebook (a copy in a temporary folder, so the committed
-one is never saved over), runs all cells, moves the controls of an explorer
-and checks that the formula or verdict on screen and the figure change.
-Screenshots go to test-output/browser/ (ignored by git). Skipped, with the
-reason, when Playwright or Chromium is missing (`make browser-deps`).
-"""
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
-
+"""The widgets and the offline editions in a real browser (fixtures and helpers:
+tests/browser_support.py). Each explorer test opens a notebook in JupyterLab,
+runs all cells, moves the controls and checks that the text and the figure on
+screen change. Screenshots go to test-output/browser/ (ignored by git)."""
 import pytest
+from browser_support import (
+    ROOT,
+    explorer,
+    figure_src,
+    run_notebook,
+    set_slider,
+    shot,
+    wait_for_new_figure,
+    wait_for_text,
+)
 
 pytestmark = pytest.mark.browser
-playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright missing: run `make browser-deps`")
-
-ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "test-output" / "browser"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-# Offline machine: Chromium must not try to reach Google's services.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-TOKEN = "cnnlab-browser-test"
-
-if CHROMIUM is None:
-    pytest.skip("no Chromium found: run `make browser-deps` (Debian's chromium package)", allow_module_level=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """A JupyterLab server on a free localhost port, serving copies of the notebooks."""
-    base = tmp_path_factory.mktemp("lab")
-    root = base / "notebooks"
-    shutil.copytree(ROOT / "notebooks", root)
-    # Render every cell (no virtual scrolling, so widgets far down exist in the DOM) and fetch no news.
-    settings = base / "settings"
-    for plugin, value in (("@jupyterlab/notebook-extension/tracker", '{"windowingMode": "none"}'),
-                          ("@jupyterlab/apputils-extension/notification", '{"fetchNews": "false"}')):
-        target = settings / f"{plugin}.jupyterlab-settings"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(value)
-    port = free_port()
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(base / "config"), JUPYTER_RUNTIME_DIR=str(base / "runtime"),
-               JUPYTERLAB_SETTINGS_DIR=str(settings), MPLBACKEND="module://matplotlib_inline.backend_inline")
-    log = open(base / "lab.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-         f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}", "--allow-root",
-         "--LabApp.expose_app_in_browser=True", f"--LabApp.workspaces_dir={base / 'workspaces'}"],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"JupyterLab did not start; log:\n{(base / 'lab.log').read_text()[-3000:]}")
-                time.sleep(0.5)
-        yield url
-    finally:  # always shut the server down, also when a test failed
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser, request):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    yield page
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{request.node.name}-final.png"), full_page=False)
-    page.close()
-
-
-def run_notebook(page, lab, name):
-    """Open `name` in JupyterLab, wait for its kernel, run all cells and wait until they are done."""
-    # a workspace of its own, reset, so no tab of an earlier test comes back
-    page.goto(f"{lab}/lab/workspaces/{Path(name).stem}/tree/{name}?token={TOKEN}&reset")
-    page.wait_for_function(
-        """() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-                   const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
-                   return k && k.status === 'idle'; }""", timeout=120_000)
-    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    page.wait_for_function(
-        """() => { const w = window.jupyterapp.shell.currentWidget;
-                   const k = w.sessionContext.session.kernel;
-                   const busy = [...document.querySelectorAll('.jp-InputArea-prompt')]
-                                .some(p => p.textContent.includes('*'));
-                   return k.status === 'idle' && !busy; }""", timeout=300_000)
-
-
-def explorer(page, label):
-    """The widget box that holds a slider labelled `label` (the outermost VBox of an explorer)."""
-    slider = page.locator(".widget-slider", has_text=label).first
-    slider.wait_for(timeout=60_000)
-    slider.scroll_into_view_if_needed()
-    return slider.locator("xpath=ancestor::div[contains(@class,'widget-vbox')][last()]")
-
-
-def set_slider(box, label, value):
-    """Type a value into the slider's editable readout, as a person can."""
-    readout = box.locator(".widget-slider", has_text=label).locator(".widget-readout")
-    readout.click()
-    readout.press("Control+A")
-    readout.type(str(value))
-    readout.press("Enter")
-
-
-def figure_src(box):
-    img = box.locator(".widget-output img").first
-    img.wait_for(timeout=30_000)
-    return img.get_attribute("src")
-
-
-def wait_for_text(box, text, timeout=30_000):
-    box.locator(".widget-html-content", has_text=text).first.wait_for(timeout=timeout)
-
-
-def wait_for_new_figure(page, before):
-    """Until every figure of the explorers differs from `before` (the figure re-rendered)."""
-    page.wait_for_function("(before) => [...document.querySelectorAll('.widget-output img')]"
-                           ".every(i => i.src !== before)", arg=before, timeout=30_000)
-
-
-def shot(page, name):
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
 def test_arithmetic_explorer(lab, page):
@@ -219,4 +82,30 @@ def test_static_site_renders_offline(browser, tmp_path):
     shot(page, "static-site-02")
     page.goto((tmp_path / "index.html").as_uri())
     assert page.locator("a").count() == len(pages)
+    page.close()
+
+
+def test_slides_render_offline(browser, tmp_path):
+    """A lecture deck (tools/slides.py) draws its slides, figures and formulas from vendored
+    scripts with no network, and the right arrow key moves to the next slide."""
+    from tools import slides
+    decks = slides.build(tmp_path / "slides", ROOT / "notebooks")
+    if not (tmp_path / "_static" / "reveal.js").exists():
+        pytest.skip("npm could not vendor reveal.js (no npm or no registry)")
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    fetched = []
+    page.route("http*://**", lambda route: (fetched.append(route.request.url), route.abort()))
+    page.goto((tmp_path / "slides" / decks[0][0]).as_uri())
+    page.wait_for_function("() => window.Reveal && window.Reveal.isReady()", timeout=60_000)
+    page.locator(".reveal .slides > section.present").first.wait_for(state="visible", timeout=30_000)
+    assert page.locator(".reveal .slides section img[src^='data:image/png']").count() >= 1  # the figures
+    page.locator("mjx-container, .MathJax, .MathJax_CHTML").first.wait_for(state="attached", timeout=60_000)
+    shot(page, "slides-01-before")
+    before = page.evaluate("Reveal.getIndices()")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("(h) => Reveal.getIndices().h !== h", arg=before["h"], timeout=10_000)
+    assert page.evaluate("Reveal.getIndices()")["h"] == before["h"] + 1
+    page.wait_for_timeout(1000)  # the slide transition
+    shot(page, "slides-01-after")
+    assert fetched == []  # nothing was even asked of the web
     page.close()

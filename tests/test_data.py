@@ -1,5 +1,6 @@
 """MNIST loading: checksums, corrupt and missing files, shapes, helpers."""
 import gzip
+import hashlib
 import shutil
 
 import numpy as np
@@ -115,3 +116,15 @@ def test_shift_augmentation():
     x, y = data.augment_shifts(np.stack([img[0], img[0] + 10]), np.array([3, 4]))
     assert x.shape == (10, 3, 3) and y.tolist() == [3, 4] * 5
     np.testing.assert_array_equal(x[:2], np.stack([img[0], img[0] + 10]))
+
+
+def test_trained_models_are_checksum_verified(tmp_path):
+    (tmp_path / "m.npz").write_bytes(b"weights")
+    digest = hashlib.sha256(b"weights").hexdigest()
+    (tmp_path / "README.md").write_text(f"    {digest}  m.npz\n")
+    assert data.trained_model_path("m", tmp_path) == tmp_path / "m.npz"
+    (tmp_path / "m.npz").write_bytes(b"weightz")
+    with pytest.raises(data.MnistError, match="does not match its SHA-256"):
+        data.trained_model_path("m", tmp_path)
+    with pytest.raises(data.MnistError, match="is missing"):
+        data.trained_model_path("other", tmp_path)

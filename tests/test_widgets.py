@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import cnnlab as cl
-from cnnlab.teach import geometry, widgets
+from cnnlab.teach import explorers, geometry
 
 
 def _titles(fig):
@@ -13,7 +13,7 @@ def _titles(fig):
 
 
 def test_conv_explorer_default_and_formula():
-    w = widgets.ConvArithmeticExplorer()
+    w = explorers.ConvArithmeticExplorer()
     st = w.state()
     assert st["valid"] and st["out_shape"] == (3, 3)
     assert "o = floor((5 + 2·1 − 3)/2) + 1 = 3" in w.message.value
@@ -22,7 +22,7 @@ def test_conv_explorer_default_and_formula():
 
 
 def test_conv_explorer_updates_on_stride_change():
-    w = widgets.ConvArithmeticExplorer()
+    w = explorers.ConvArithmeticExplorer()
     before = w.renders
     w.stride.value = 1
     st = w.state()
@@ -32,7 +32,7 @@ def test_conv_explorer_updates_on_stride_change():
 
 
 def test_conv_explorer_uncovered_cells_and_selection():
-    w = widgets.ConvArithmeticExplorer(size=6, kernel_size=3, stride=2, padding=1)
+    w = explorers.ConvArithmeticExplorer(size=6, kernel_size=3, stride=2, padding=1)
     st = w.state()
     assert st["out_shape"] == (3, 3)
     assert st["uncovered"][-1].all() and st["uncovered"][:, -1].all() and st["uncovered"].sum() == 15
@@ -43,14 +43,14 @@ def test_conv_explorer_uncovered_cells_and_selection():
 
 
 def test_conv_explorer_selection_clamped_when_output_shrinks():
-    w = widgets.ConvArithmeticExplorer(stride=1)
+    w = explorers.ConvArithmeticExplorer(stride=1)
     w.out_row.value = 4
     w.stride.value = 2
     assert w.out_row.value == 2 and w.state()["selected"][0] == 2
 
 
 def test_conv_explorer_dilation_and_per_axis():
-    w = widgets.ConvArithmeticExplorer(size=7, kernel_size=3, stride=1, padding=0, dilation=2)
+    w = explorers.ConvArithmeticExplorer(size=7, kernel_size=3, stride=1, padding=0, dilation=2)
     assert w.state()["out_shape"] == (3, 3) and "k' = 2·(3−1)+1 = 5" in w.message.value
     w.per_axis.value = True
     w.size_w.value = 9
@@ -60,7 +60,7 @@ def test_conv_explorer_dilation_and_per_axis():
 
 
 def test_conv_explorer_invalid_setting_shows_message():
-    w = widgets.ConvArithmeticExplorer(size=4, kernel_size=3, stride=1, padding=0)
+    w = explorers.ConvArithmeticExplorer(size=4, kernel_size=3, stride=1, padding=0)
     w.kernel_size.value = 6
     st = w.state()
     assert not st["valid"] and "Invalid setting" in w.message.value and "larger than" in w.message.value
@@ -68,7 +68,7 @@ def test_conv_explorer_invalid_setting_shows_message():
 
 
 def test_conv_explorer_pool_ceil_mode():
-    w = widgets.ConvArithmeticExplorer(size=6, kernel_size=3, stride=2, padding=0)
+    w = explorers.ConvArithmeticExplorer(size=6, kernel_size=3, stride=2, padding=0)
     w.pool.value = True
     assert w.state()["out_shape"] == (2, 2)
     w.ceil_mode.value = True
@@ -80,14 +80,14 @@ def test_conv_explorer_pool_ceil_mode():
 
 
 def test_conv_explorer_static_figure():
-    w = widgets.ConvArithmeticExplorer()
+    w = explorers.ConvArithmeticExplorer()
     fig = w.static_figure()
     assert len(fig.axes) == 2 and fig._suptitle.get_text().endswith("= 3")
     plt.close(fig)
 
 
 def test_checkerboard_explorer_uneven_then_even():
-    w = widgets.CheckerboardExplorer()
+    w = explorers.CheckerboardExplorer()
     st = w.state()
     assert st["uneven"] and st["ratio"] == 4.0 and "Uneven" in w.message.value
     assert np.array_equal(st["counts"], geometry.overlap_counts_2d(8, 3, 2))
@@ -98,13 +98,13 @@ def test_checkerboard_explorer_uneven_then_even():
 
 @pytest.mark.parametrize("method", ["nearest", "bilinear"])
 def test_checkerboard_explorer_resize_methods_are_even(method):
-    w = widgets.CheckerboardExplorer(method=method, layers=2)
+    w = explorers.CheckerboardExplorer(method=method, layers=2)
     st = w.state()
     assert not st["uneven"] and st["output"].shape == (32, 32)
 
 
 def test_checkerboard_explorer_layers_and_random_kernel():
-    w = widgets.CheckerboardExplorer(kernel_size=4)
+    w = explorers.CheckerboardExplorer(kernel_size=4)
     w.kernel.value = "random"
     assert w.state()["uneven"]  # even overlap counts, but unequal tap sums still stripe the output
     w.kernel.value = "ones"
@@ -120,7 +120,7 @@ def test_checkerboard_explorer_layers_and_random_kernel():
 def test_filter_playground():
     img = np.zeros((8, 8))
     img[:, 4:] = 1.0
-    w = widgets.FilterPlayground(img, "vertical_edge")
+    w = explorers.FilterPlayground(img, "vertical_edge")
     assert np.array_equal(w.kernel(), cl.filters.get("vertical_edge"))
     st = w.state()
     assert st["output"].shape == (8, 8) and np.allclose(st["output"][1:-1, 3:5], -3.0)
@@ -138,24 +138,24 @@ def test_filter_playground():
 
 def test_filter_playground_bad_input():
     with pytest.raises(ValueError, match="image"):
-        widgets.FilterPlayground(np.ones((1, 4, 4)))
+        explorers.FilterPlayground(np.ones((1, 4, 4)))
     with pytest.raises(ValueError, match="filter_name"):
-        widgets.FilterPlayground(np.ones((4, 4)), "gaussian")
+        explorers.FilterPlayground(np.ones((4, 4)), "gaussian")
 
 
 def test_bad_constructor_arguments_raise():
     with pytest.raises(ValueError, match="input i"):
-        widgets.ConvArithmeticExplorer(size=20)
+        explorers.ConvArithmeticExplorer(size=20)
     with pytest.raises(ValueError, match="stride s"):
-        widgets.CheckerboardExplorer(stride=0)
+        explorers.CheckerboardExplorer(stride=0)
     with pytest.raises(ValueError, match="method"):
-        widgets.CheckerboardExplorer(method="cubic")
+        explorers.CheckerboardExplorer(method="cubic")
     with pytest.raises(ValueError, match="kernel"):
-        widgets.CheckerboardExplorer(kernel="gauss")
+        explorers.CheckerboardExplorer(kernel="gauss")
 
 
 def test_per_axis_sliders_disabled_until_ticked():
-    w = widgets.ConvArithmeticExplorer()
+    w = explorers.ConvArithmeticExplorer()
     assert w.size_w.disabled
     w.per_axis.value = True
     assert not w.size_w.disabled

@@ -78,34 +78,46 @@ SETTINGS = {"require_js_url": "_static/require.js", "widget_renderer_url": "_sta
             "mathjax_url": "_static/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe"}
 
 
+def npm_vendor(static, packages, ignore=SKIP):
+    """Copy `packages` ((npm spec, tarball name prefix, path in the package, name under
+    `static`), as in VENDOR) from the npm registry into the folder `static`: `npm pack` into
+    a temporary folder, extracted there, the path copied (folders without the `ignore`d
+    names). A package already under `static` is kept. Returns True when all are in place,
+    False (after a message) when npm is missing or fails."""
+    static = Path(static)
+    missing = [v for v in packages if not (static / v[3]).exists()]
+    if not missing:
+        return True
+    npm = shutil.which("npm")
+    if npm is None:
+        print("npm not found: the pages will load their scripts from a CDN")
+        return False
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            subprocess.run([npm, "pack", "--silent", *(v[0] for v in missing)], cwd=tmp, check=True,
+                           capture_output=True, timeout=300)
+        except (subprocess.SubprocessError, OSError) as err:
+            print(f"npm pack failed ({err}): the pages will load their scripts from a CDN")
+            return False
+        static.mkdir(parents=True, exist_ok=True)
+        for _, prefix, src_name, dst_name in missing:
+            tgz = next(Path(tmp).glob(prefix + "*.tgz"))
+            with tarfile.open(tgz) as tar:
+                tar.extractall(Path(tmp) / tgz.stem, filter="data")
+            src, part = Path(tmp) / tgz.stem / "package" / src_name, static / f".{dst_name}.part"
+            shutil.rmtree(part, ignore_errors=True)
+            if src.is_dir():
+                shutil.copytree(src, part, ignore=ignore)
+            else:
+                shutil.copy(src, part)
+            part.replace(static / dst_name)  # whole or not at all: a half copy is never taken as done
+    return True
+
+
 def vendor_scripts(out):
     """Copy the widget renderer, require.js and MathJax into `out`/_static via
     `npm pack`. Returns exporter settings pointing at them, or {} (CDN) when npm fails."""
-    static = Path(out) / "_static"
-    if not all((static / url.split("/", 1)[1].split("?")[0]).exists() for url in SETTINGS.values()):
-        npm = shutil.which("npm")
-        if npm is None:
-            print("npm not found: widgets in the pages will load their renderer from a CDN")
-            return {}
-        with tempfile.TemporaryDirectory() as tmp:
-            try:
-                subprocess.run([npm, "pack", "--silent", *(v[0] for v in VENDOR)], cwd=tmp, check=True,
-                               capture_output=True, timeout=300)
-            except (subprocess.SubprocessError, OSError) as err:
-                print(f"npm pack failed ({err}): widgets will load their renderer from a CDN")
-                return {}
-            static.mkdir(parents=True, exist_ok=True)
-            for _, prefix, src_name, dst_name in VENDOR:
-                tgz = next(Path(tmp).glob(prefix + "*.tgz"))
-                with tarfile.open(tgz) as tar:
-                    tar.extractall(Path(tmp) / tgz.stem, filter="data")
-                src, dst = Path(tmp) / tgz.stem / "package" / src_name, static / dst_name
-                shutil.rmtree(dst, ignore_errors=True)
-                if src.is_dir():
-                    shutil.copytree(src, dst, ignore=SKIP)
-                else:
-                    shutil.copy(src, dst)
-    return SETTINGS
+    return SETTINGS if npm_vendor(Path(out) / "_static", VENDOR) else {}
 
 
 def export(nb, navbar, scripts=None):
@@ -116,13 +128,16 @@ def export(nb, navbar, scripts=None):
     return re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + navbar, body, count=1)
 
 
-def index_page(pages):
+def index_page(pages, slides=None):
+    """The course index; `slides` is the address of the lecture decks' index (tools/slides.py), if built."""
     items = "\n".join(f"<li><a href='{name}'>{html.escape(title)}</a></li>" for name, title in pages)
+    decks = (f"<p class='cnnlab-slides'>Lecture mode: <a href='{slides}'>the notebooks as reveal.js slide decks</a> "
+             "(<code>make slides</code>).</p>" if slides else "")
     return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>cnnlab: the course</title></head>"
             "<body style='font-family:sans-serif;max-width:50em;margin:2em auto'>"
             "<h1>cnnlab: convolutional neural networks from first principles</h1>"
             "<p>Static edition of the notebooks, with their figures and outputs. The widgets need a "
-            "live kernel: run <code>make lab</code> to use them in JupyterLab.</p>"
+            f"live kernel: run <code>make lab</code> to use them in JupyterLab.</p>{decks}"
             f"<ol>\n{items}\n</ol></body></html>")
 
 
@@ -143,7 +158,8 @@ def build(out=ROOT / "site", notebooks=ROOT / "notebooks", run=True, timeout=360
             print(f"executing {path.name}", flush=True)
             execute(nb, path.parent, timeout)
         (out / pages[i][0]).write_text(export(nb, nav(pages, i), scripts), encoding="utf-8")
-    (out / "index.html").write_text(index_page(pages), encoding="utf-8")
+    slides = "slides/index.html" if (out / "slides" / "index.html").exists() else None  # `make slides`
+    (out / "index.html").write_text(index_page(pages, slides), encoding="utf-8")
     (out / "pages.json").write_text(json.dumps(pages, indent=1))
     return pages
 

@@ -23,7 +23,7 @@ from ..engine.conv import ConvCache
 from ..functional import arithmetic
 from ..functional.activations import ACTIVATIONS
 from ..functional.conv import conv2d, conv2d_backward, conv_transpose2d, conv_transpose2d_backward
-from ..functional.losses import cross_entropy, cross_entropy_backward
+from ..functional.losses import cross_entropy, cross_entropy_backward, softmax
 from ..functional.pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
 
 
@@ -430,6 +430,11 @@ class SoftmaxCrossEntropy:
     def predict(outputs):
         return outputs.argmax(axis=1)
 
+    @staticmethod
+    def probabilities(outputs):
+        """Class probabilities (N, K): the softmax of the logits."""
+        return softmax(outputs)
+
 
 class RBFLoss:
     """LeCun et al. 1998, eq. 9: the RBF output of the correct class, plus a
@@ -457,3 +462,9 @@ class RBFLoss:
     @staticmethod
     def predict(outputs):
         return outputs.argmin(axis=1)
+
+    @staticmethod
+    def probabilities(outputs):
+        """Class probabilities (N, K) from the penalties: softmax(-y), the
+        normalised e^-y_i of the loss (without its e^-j rejection term)."""
+        return softmax(-outputs)
