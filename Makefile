@@ -11,7 +11,7 @@ export MPLBACKEND := Agg
 export OPENBLAS_THREAD_TIMEOUT ?= 4
 
 .PHONY: install parity browser-deps lab test test-browser unit unit-1thread lint nbval notebooks html slides student \
-  test-student bench clean
+  test-student experiments bench clean
 
 $(STAMP): pyproject.toml requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -81,6 +81,11 @@ student: $(STAMP)
 # Runs the student edition: stub cells are tagged raises-exception, the checkers print NOT YET.
 test-student: student
 	$(PY) -m pytest student --nbval-lax --nbval-current-env -p no:cacheprovider
+
+# Every declared experiment (cnnlab/nn/experiments.py), results in experiments/results/: hours of training.
+# Results of other code are kept unless FORCE=1 (finished checkpoints in runs/ are reused either way).
+experiments: $(STAMP)
+	$(PY) -m cnnlab experiment all $(if $(FORCE),--force)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run

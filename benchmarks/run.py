@@ -84,7 +84,8 @@ def _t(a, grad=False):
 
 
 def conv_cases(batch_sizes):
-    """(name, N, cnnlab fn, torch fn, loop fn at N=1, GFLOP) for conv2d cases."""
+    """(name, N, cnnlab fn, torch fn, loop fn at N=1, GFLOP, readable-tier fn) for conv2d cases; the
+    readable tier is `cnnlab.reference.conv2d_im2col` (and its backward) on the same batch."""
     shapes = {"C1 1x32x32->6@5x5": (1, 32, 6, 5, 0), "C3 6x14x14->16@5x5": (6, 14, 16, 5, 0),
               "wide 32x28x28->64@3x3 p1": (32, 28, 64, 3, 1)}
     rng = np.random.default_rng(0)
@@ -102,7 +103,12 @@ def conv_cases(batch_sizes):
 
             yield (f"conv2d fwd {label}", n, lambda x=x, w=w, p=p: cl.conv2d(x, w, padding=p),
                    torch and (lambda x=x, w=w, p=p: F.conv2d(_t(x), _t(w), padding=p)),
-                   lambda x1=x1, w=w, p=p: reference.conv2d(x1, w, padding=p), flops)
+                   lambda x1=x1, w=w, p=p: reference.conv2d(x1, w, padding=p), flops,
+                   lambda x=x, w=w, p=p: reference.conv2d_im2col(x, w, padding=p))
+
+            def readable_step(x=x, w=w, g=g, p=p):
+                return reference.conv2d_im2col(x, w, padding=p), reference.conv2d_im2col_backward(g, x, w, padding=p)
+
             layer = layers.Conv2d(cin, cout, k, padding=p, bias=False)
             layer.params["weight"][...] = w
 
@@ -112,10 +118,18 @@ def conv_cases(batch_sizes):
 
             # The layer keeps its im2col columns for backward, as autograd keeps
             # its saved tensors; the stateless pair has to unfold the input again.
-            yield f"conv2d fwd+bwd {label}", n, step, torch and tf, None, 3 * flops
+            yield f"conv2d fwd+bwd {label}", n, step, torch and tf, None, 3 * flops, readable_step
             yield (f"conv2d fwd+bwd stateless {label}", n,
                    lambda x=x, w=w, g=g, p=p: (cl.conv2d(x, w, padding=p), cl.conv2d_backward(g, x, w, padding=p)),
-                   torch and tf, None, 3 * flops)
+                   torch and tf, None, 3 * flops, readable_step)
+
+
+def overhead_case():
+    """The cost of one call on a tiny input (1x1x4x4 image, 3x3 kernel): argument checks and dispatch."""
+    x = np.ones((1, 1, 4, 4), np.float32)
+    w = np.ones((1, 1, 3, 3), np.float32)
+    yield ("conv2d fwd per-call overhead 1x1x4x4@3x3", 1, lambda: cl.conv2d(x, w),
+           torch and (lambda: F.conv2d(_t(x), _t(w))), None, None, lambda: reference.conv2d_im2col(x, w))
 
 
 def other_cases(n):
@@ -131,7 +145,7 @@ def other_cases(n):
     yield ("conv_transpose2d fwd+bwd 16x14x14->8@4x4 s2", n,
            lambda: (cl.conv_transpose2d(x, w, stride=2, padding=1),
                     cl.conv_transpose2d_backward(g, x, w, stride=2, padding=1)),
-           torch and tf_t, None, 3 * 2 * x.size * 8 * 16 / 1e9)
+           torch and tf_t, None, 3 * 2 * x.size * 8 * 16 / 1e9, None)
     xp = rng.standard_normal((n, 6, 28, 28), dtype=np.float32)
     gp = np.ones((n, 6, 14, 14), dtype=np.float32)
     for name, fwd, bwd, tfn in (("max_pool2d", cl.max_pool2d, cl.max_pool2d_backward, "max_pool2d"),
@@ -141,7 +155,7 @@ def other_cases(n):
             getattr(F, tfn)(tx, 2).backward(_t(gp))
 
         yield (f"{name} 2x2 fwd+bwd 6x28x28", n, lambda fwd=fwd, bwd=bwd: (fwd(xp, 2), bwd(gp, xp, 2)),
-               torch and tf_p, None, None)
+               torch and tf_p, None, None, None)
 
 
 def lenet_epoch(batch_size=64, limit=None):
@@ -192,15 +206,23 @@ def run(quick=False, epoch=True, min_seconds=0.5, rounds=7):
         torch.set_num_threads(os.cpu_count())
     peak = gemm_gflops(1024 if quick else 2048, 2 * min_seconds)
     rows = []
-    cases = list(conv_cases((64,) if quick else (64, 256))) + list(other_cases(64))
-    for name, n, ours, theirs, loop, gflop in cases:
-        per_round = interleaved_times([ours, theirs] if theirs else [ours], rounds, min_seconds / 5, min_seconds / 3)
-        t_ours = float(np.median(per_round[:, 0]))
-        t_theirs = float(np.median(per_round[:, 1])) if theirs else None
-        t_loop = median_time(loop, min_repeats=1, min_seconds=0) if (loop and not quick) else None
+    cases = list(overhead_case()) + list(conv_cases((64,) if quick else (64, 256))) + list(other_cases(64))
+    for name, n, ours, theirs, loop, gflop, readable in cases:
+        fns = [ours] + [f for f in (theirs, readable) if f]   # all take turns in the same rounds
+        per_round = interleaved_times(fns, rounds, min_seconds / 5, min_seconds / 3)
+        col = {"theirs": 1 if theirs else None, "readable": len(fns) - 1 if readable else None}
+        def median(c):
+            return float(np.median(per_round[:, c])) if c is not None else None
+
+        def ratio(c):  # the median of the per-round ratios to cnnlab: the drift of the machine cancels
+            return float(np.median(per_round[:, c] / per_round[:, 0])) if c is not None else None
+
+        t_ours, t_loop = median(0), median_time(loop, min_repeats=1, min_seconds=0) if (loop and not quick) else None
         rows.append(dict(case=name, N=n, cnnlab_ms=1e3 * t_ours,
-                         torch_ms=t_theirs and 1e3 * t_theirs,
-                         ratio=theirs and float(np.median(per_round[:, 0] / per_round[:, 1])),
+                         torch_ms=theirs and 1e3 * median(col["theirs"]),
+                         ratio=theirs and 1 / ratio(col["theirs"]),
+                         readable_ms=readable and 1e3 * median(col["readable"]),
+                         readable_speedup=readable and ratio(col["readable"]),
                          gflops=gflop and gflop / t_ours,
                          peak_fraction=gflop and gflop / t_ours / peak,
                          loop_ms_n1=t_loop and 1e3 * t_loop))
@@ -217,14 +239,16 @@ def _fmt(v, spec):
     return "-" if v is None else format(v, spec)
 
 
-HEADER = ("| case | N | cnnlab ms | torch ms | cnnlab/torch | GFLOP/s | of GEMM peak | loop ms (N=1) |\n"
-          "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+HEADER = ("| case | N | cnnlab ms | torch ms | cnnlab/torch | readable ms | readable/cnnlab | GFLOP/s | "
+          "of GEMM peak | loop ms (N=1) |\n"
+          "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 
 
 def _row(r):
-    return (f"| {r['case']} | {r['N']} | {_fmt(r['cnnlab_ms'], '.2f')} | {_fmt(r['torch_ms'], '.2f')} | "
-            f"{_fmt(r['ratio'], '.2f')} | {_fmt(r['gflops'], '.1f')} | {_fmt(r['peak_fraction'], '.0%')} | "
-            f"{_fmt(r['loop_ms_n1'], '.0f')} |")
+    return (f"| {r['case']} | {r['N']} | {_fmt(r['cnnlab_ms'], '.3f' if r['cnnlab_ms'] < 0.1 else '.2f')} | "
+            f"{_fmt(r['torch_ms'], '.3f' if (r['torch_ms'] or 1) < 0.1 else '.2f')} | {_fmt(r['ratio'], '.2f')} | "
+            f"{_fmt(r.get('readable_ms'), '.2f')} | {_fmt(r.get('readable_speedup'), '.2f')} | "
+            f"{_fmt(r['gflops'], '.1f')} | {_fmt(r['peak_fraction'], '.0%')} | {_fmt(r['loop_ms_n1'], '.0f')} |")
 
 
 def _machine():

@@ -38,12 +38,18 @@ def free_port():
 
 
 @pytest.fixture(scope="session")
-def lab(tmp_path_factory):
-    """A JupyterLab server on a free localhost port, serving copies of the notebooks."""
-    _playwright()
-    base = tmp_path_factory.mktemp("lab")
-    root = base / "notebooks"
+def lab_root(tmp_path_factory):
+    """The folder JupyterLab serves: a copy of notebooks/ (a test may add notebooks of its own)."""
+    root = tmp_path_factory.mktemp("lab") / "notebooks"
     shutil.copytree(ROOT / "notebooks", root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def lab(lab_root):
+    """A JupyterLab server on a free localhost port, serving `lab_root`."""
+    _playwright()
+    root, base = lab_root, lab_root.parent
     # Render every cell (no virtual scrolling, so widgets far down exist in the DOM) and fetch no news.
     settings = base / "settings"
     for plugin, value in (("@jupyterlab/notebook-extension/tracker", '{"windowingMode": "none"}'),

@@ -14,6 +14,7 @@ import numpy as np
 
 import cnnlab as cl
 from cnnlab import arithmetic, reference
+from cnnlab.nn import train
 from cnnlab.nn.layers import Dropout, SparseConv2d, Subsample2d
 from cnnlab.teach import filters, geometry
 
@@ -79,6 +80,7 @@ def correlate2d(image, kernel):
 mistake("check_correlate2d", "true convolution")(lambda image, kernel: correlate2d(image, kernel[::-1, ::-1]))
 mistake("check_correlate2d", "kernel transposed")(lambda image, kernel: correlate2d(image, kernel.T))
 cheat("check_correlate2d", lambda image, kernel: cl.conv2d(image[None, None], kernel[None, None])[0, 0])
+cheat("check_correlate2d", lambda image, kernel: reference.conv2d_im2col(image[None, None], kernel[None, None])[0, 0])
 
 
 @answer("check_conv2d_forward")
@@ -721,6 +723,7 @@ def grad_norms(model, x, y, zero_grad="before", upstream="loss", of="grads", pow
             for name, layer in model.layers if "weight" in layer.params}
 
 
+cheat("check_grad_norms", lambda m, x, y: train.gradient_norms(m, x, y))
 mistake("check_grad_norms", "call model.zero_grad() before")(lambda m, x, y: grad_norms(m, x, y, zero_grad="never"))
 mistake("check_grad_norms", "all your norms are 0")(lambda m, x, y: grad_norms(m, x, y, zero_grad="after"))
 mistake("check_grad_norms", "squared norms")(lambda m, x, y: grad_norms(m, x, y, power=2))
@@ -729,3 +732,223 @@ mistake("check_grad_norms", "backpropagated ones")(lambda m, x, y: grad_norms(m,
 mistake("check_grad_norms", "expected a dict")(lambda m, x, y: list(grad_norms(m, x, y).values()))
 mistake("check_grad_norms", "one entry per layer with a 'weight' parameter")(
     lambda m, x, y: {f"{name}.weight": v for name, v in grad_norms(m, x, y).items()})
+
+
+# --- notebook 09 ---------------------------------------------------------------------------
+
+@answer("check_batch_norm_forward")
+def batch_norm_forward(x, gamma, beta, eps, axes=(0, 2, 3), ddof=0):
+    mean = x.mean(axis=axes, keepdims=True)               # one mean and variance per channel
+    var = x.var(axis=axes, keepdims=True, ddof=ddof)
+    return (x - mean) / np.sqrt(var + eps) * gamma[:, None, None] + beta[:, None, None]
+
+
+def bn_x_hat(x, eps):
+    return (x - x.mean(axis=(0, 2, 3), keepdims=True)) / np.sqrt(x.var(axis=(0, 2, 3), keepdims=True) + eps)
+
+
+mistake("check_batch_norm_forward", "unbiased variance")(lambda x, g, b, eps: batch_norm_forward(x, g, b, eps, ddof=1))
+mistake("check_batch_norm_forward", "layer normalisation")(
+    lambda x, g, b, eps: batch_norm_forward(x, g, b, eps, axes=(1, 2, 3)))
+mistake("check_batch_norm_forward", "instance normalisation")(
+    lambda x, g, b, eps: batch_norm_forward(x, g, b, eps, axes=(2, 3)))
+mistake("check_batch_norm_forward", "over the batch alone")(
+    lambda x, g, b, eps: batch_norm_forward(x, g, b, eps, axes=(0,)))
+mistake("check_batch_norm_forward", "you left out eps")(lambda x, g, b, eps: batch_norm_forward(x, g, b, 0.0))
+mistake("check_batch_norm_forward", "std + eps")(
+    lambda x, g, b, eps: (x - x.mean(axis=(0, 2, 3), keepdims=True)) / (x.std(axis=(0, 2, 3), keepdims=True) + eps)
+    * g[:, None, None] + b[:, None, None])
+mistake("check_batch_norm_forward", "added beta before scaling")(
+    lambda x, g, b, eps: (bn_x_hat(x, eps) + b[:, None, None]) * g[:, None, None])
+mistake("check_batch_norm_forward", "broadcast along the last axis")(lambda x, g, b, eps: bn_x_hat(x, eps) * g + b)
+cheat("check_batch_norm_forward", lambda x, g, b, eps: cl.batch_norm2d(x, None, None, g, b, training=True, eps=eps))
+
+
+@answer("check_max_unpool")
+def max_unpool(x, indices, size):
+    n, c = x.shape[:2]
+    out = np.zeros((n, c, size[0] * size[1]))
+    for i in range(n):
+        for j in range(c):                                # each value back to its flat place in its own plane
+            out[i, j, indices[i, j].ravel()] = x[i, j].ravel()
+    return out.reshape(n, c, *size)
+
+
+def unpool_window(x, size, where):
+    """Each pooled value at one cell of its k x k window ('corner'), or in all of them ('all')."""
+    k = size[0] // x.shape[2]
+    out = np.zeros((*x.shape[:2], *size))
+    if where == "all":
+        out[:, :, :x.shape[2] * k, :x.shape[3] * k] = np.kron(x, np.ones((k, k)))
+    else:
+        out[:, :, :x.shape[2] * k:k, :x.shape[3] * k:k] = x
+    return out
+
+
+def unpool_swapped(x, indices, size):
+    out = np.zeros((*x.shape[:2], *size))
+    for i, j in np.ndindex(*x.shape[:2]):
+        rows, cols = indices[i, j] % size[0], indices[i, j] // size[0]   # the wrong way round
+        out[i, j, rows, cols] = x[i, j]
+    return out
+
+
+def unpool_global(x, indices, size):
+    out = np.zeros((*x.shape[:2], *size))
+    out.reshape(-1)[indices.ravel()] = x.ravel()          # as if the indices counted the whole array
+    return out
+
+
+mistake("check_max_unpool", "whole window")(lambda x, idx, size: unpool_window(x, size, "all"))
+mistake("check_max_unpool", "top-left corner")(lambda x, idx, size: unpool_window(x, size, "corner"))
+mistake("check_max_unpool", "rows and columns are swapped")(unpool_swapped)
+mistake("check_max_unpool", "whole (N, C, H, W) array")(unpool_global)
+cheat("check_max_unpool", lambda x, idx, size: cl.max_unpool2d(x, idx, size[0] // x.shape[2], output_size=size))
+
+
+@answer("check_inception_params")
+def inception_params(c_in, c1, c3r, c3, c5r, c5, pool_proj):
+    weights = (c_in * c1                                  # 1x1 branch
+               + c_in * c3r + c3r * c3 * 9                # 1x1 reduction, then 3x3
+               + c_in * c5r + c5r * c5 * 25               # 1x1 reduction, then 5x5
+               + c_in * pool_proj)                        # max pooling (no weights), then a 1x1 projection
+    return weights, c1 + c3 + c5 + pool_proj
+
+
+def inception_replace(args, weights=None, maps=None):
+    right = inception_params(*args)
+    return (right[0] if weights is None else weights, right[1] if maps is None else maps)
+
+
+mistake("check_inception_params", "left out the pooling branch's 1x1 projection")(
+    lambda *a: inception_replace(a, weights=inception_params(*a)[0] - a[0] * a[6]))
+mistake("check_inception_params", "naive module")(
+    lambda ci, c1, c3r, c3, c5r, c5, pp: (ci * c1 + ci * c3 * 9 + ci * c5 * 25, c1 + c3 + c5 + pp))
+mistake("check_inception_params", "counted the biases")(
+    lambda *a: inception_replace(a, weights=inception_params(*a)[0] + sum(a[1:])))
+mistake("check_inception_params", "passes the pooled input through")(
+    lambda *a: inception_replace(a, maps=a[1] + a[3] + a[5] + a[0]))
+mistake("check_inception_params", "includes the reductions")(lambda *a: inception_replace(a, maps=sum(a[1:])))
+mistake("check_inception_params", "gave the 1x1 reductions the k x k size")(
+    lambda ci, c1, c3r, c3, c5r, c5, pp: inception_replace(
+        (ci, c1, c3r, c3, c5r, c5, pp), weights=ci * c1 + ci * c3r * 9 + c3r * c3 * 9 + ci * c5r * 25 + c5r * c5 * 25
+        + ci * pp))
+
+
+def inception_by_specs(*args):
+    from cnnlab.nn import specs
+    total = specs.totals(specs.summary((args[0], 4, 4), [specs.inception(*args[1:])]))
+    return total.params, total.shape[0]
+
+
+cheat("check_inception_params", inception_by_specs)
+
+
+# --- notebook 08 ---------------------------------------------------------------------------
+from cnnlab.nn import autoencoders as AE  # noqa: E402
+
+
+@answer("check_mse_loss")
+def mse_loss(output, target):
+    diff = output - target
+    return float(np.mean(diff ** 2)), 2 * diff / diff.size
+
+
+mistake("check_mse_loss", "one number, their mean")(lambda o, t: ((o - t) ** 2, 2 * (o - t) / o.size))
+mistake("check_mse_loss", "half the right value")(lambda o, t: (np.mean((o - t) ** 2), (o - t) / o.size))
+mistake("check_mse_loss", "wrong sign")(lambda o, t: (np.mean((o - t) ** 2), 2 * (t - o) / o.size))
+mistake("check_mse_loss", "averaged over the N examples only")(
+    lambda o, t: (((o - t) ** 2).sum() / len(o), 2 * (o - t) / len(o)))
+mistake("check_mse_loss", "not divided by the number of elements")(lambda o, t: (np.mean((o - t) ** 2), 2 * (o - t)))
+mistake("check_mse_loss", "sum of the squared errors")(lambda o, t: (((o - t) ** 2).sum(), 2 * (o - t) / o.size))
+mistake("check_mse_loss", "mean *absolute* error")(lambda o, t: (np.abs(o - t).mean(), 2 * (o - t) / o.size))
+cheat("check_mse_loss", lambda o, t: (cl.mse(o, t), cl.mse_backward(o, t)))
+cheat("check_mse_loss", lambda o, t: (AE.MSELoss().forward(o, t), 2 * (o - t) / o.size))
+
+
+def sig(z):
+    return 1 / (1 + np.exp(-z))
+
+
+@answer("check_tied_autoencoder_forward")
+def tied_autoencoder_forward(x, w, b, c):
+    h = sig(x @ w.T + b)            # encoder: W is (n_hidden, n_in)
+    return h, sig(h @ w + c)        # decoder: the same W, transposed
+
+
+def tied_layers(w, b, c):
+    enc = cl.nn.layers.Linear(w.shape[1], w.shape[0]).astype(np.float64)
+    enc.params["weight"][...], enc.params["bias"][...] = w, b
+    dec = AE.TiedLinear(enc, dtype=np.float64)
+    dec.params["bias"][...] = c
+    return enc, dec
+
+
+def tied_by_layers(x, w, b, c):
+    enc, dec = tied_layers(w, b, c)
+    h = sig(enc.forward(x))
+    return h, sig(dec.forward(h))
+
+
+mistake("check_tied_autoencoder_forward", "r is not squashed")(
+    lambda x, w, b, c: (sig(x @ w.T + b), sig(x @ w.T + b) @ w + c))
+mistake("check_tied_autoencoder_forward", "h is not squashed")(
+    lambda x, w, b, c: (x @ w.T + b, sig((x @ w.T + b) @ w + c)))
+mistake("check_tied_autoencoder_forward", "W the wrong way round")(
+    lambda x, w, b, c: (sig(x @ w + b), sig(sig(x @ w + b) @ w.T + c)))
+mistake("check_tied_autoencoder_forward", "the decoder uses W.T again")(
+    lambda x, w, b, c: (sig(x @ w.T + b), sig(sig(x @ w.T + b) @ w.T + c)))
+mistake("check_tied_autoencoder_forward", "bias c is missing")(
+    lambda x, w, b, c: (sig(x @ w.T + b), sig(sig(x @ w.T + b) @ w)))
+cheat("check_tied_autoencoder_forward", tied_by_layers)
+
+
+@answer("check_tied_autoencoder_backward")
+def tied_autoencoder_backward(x, w, b, c, part="both", output_slope=True, divide=None, scale=1):
+    h, r = tied_autoencoder_forward(x, w, b, c)
+    d_r = 2 * (r - x) / (len(x) if divide is None else divide)     # L = sum((r - x)^2) / N
+    d_out = d_r * r * (1 - r) if output_slope else d_r               # through the output sigmoid
+    d_h = d_out @ w.T * h * (1 - h)                                  # back through the decoder and the code's sigmoid
+    dw = {"both": d_h.T @ x + h.T @ d_out, "encoder": d_h.T @ x, "decoder": h.T @ d_out}[part]
+    return scale * dw, scale * d_h.sum(axis=0), scale * d_out.sum(axis=0)
+
+
+def tied_backward_by_layers(x, w, b, c):
+    enc, dec = tied_layers(w, b, c)
+    net = cl.nn.models.Sequential([("enc", enc), ("a", cl.nn.layers.Activation("sigmoid")), ("dec", dec),
+                                   ("o", cl.nn.layers.Activation("sigmoid"))], (x.shape[1],),
+                                  loss=AE.MSELoss("batchmean"))
+    net.loss.forward(net.forward(x), x)
+    net.backward(net.loss.backward())
+    return enc.grads["weight"], enc.grads["bias"], dec.grads["bias"]
+
+
+mistake("check_tied_autoencoder_backward", "only the decoder's use of W")(
+    lambda x, w, b, c: tied_autoencoder_backward(x, w, b, c, part="decoder"))
+mistake("check_tied_autoencoder_backward", "only the encoder's use of W")(
+    lambda x, w, b, c: tied_autoencoder_backward(x, w, b, c, part="encoder"))
+mistake("check_tied_autoencoder_backward", "sigmoid of the output is left out")(
+    lambda x, w, b, c: tied_autoencoder_backward(x, w, b, c, output_slope=False))
+mistake("check_tied_autoencoder_backward", "the mean over every element")(
+    lambda x, w, b, c: tied_autoencoder_backward(x, w, b, c, divide=x.size))
+mistake("check_tied_autoencoder_backward", "half the right ones")(
+    lambda x, w, b, c: tied_autoencoder_backward(x, w, b, c, scale=0.5))
+mistake("check_tied_autoencoder_backward", "not divided by N")(
+    lambda x, w, b, c: tied_autoencoder_backward(x, w, b, c, divide=1))
+cheat("check_tied_autoencoder_backward", tied_backward_by_layers)
+
+
+@answer("check_upsample_backward")
+def upsample_backward(dout, f):
+    n, c, hf, wf = dout.shape
+    return dout.reshape(n, c, hf // f, f, wf // f, f).sum(axis=(3, 5))   # each f x f block into its pixel
+
+
+mistake("check_upsample_backward", "you averaged each block")(lambda g, f: upsample_backward(g, f) / (f * f))
+mistake("check_upsample_backward", "you kept one cell of each block")(lambda g, f: g[:, :, ::f, ::f])
+mistake("check_upsample_backward", "your blocks are not the f x f squares")(
+    lambda g, f: g.reshape(g.shape[0], g.shape[1], g.shape[2] // f, g.shape[3] // f, f, f).sum(axis=(4, 5)))
+mistake("check_upsample_backward", "dx has dout's shape")(lambda g, f: g.copy())
+cheat("check_upsample_backward", lambda g, f: AE.upsample2d_backward(
+    g, np.zeros((*g.shape[:2], g.shape[2] // f, g.shape[3] // f)), f))
+cheat("check_upsample_backward", lambda g, f: AE.Upsample2d(f).backward(g))

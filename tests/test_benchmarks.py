@@ -8,6 +8,8 @@ def test_harness_produces_a_table(tmp_path):
     result = bench.run(quick=True, epoch=False, min_seconds=0, rounds=1)
     names = [r["case"] for r in result["rows"]]
     assert any(n.startswith("conv2d fwd+bwd C1") for n in names) and any("max_pool2d" in n for n in names)
+    assert any("per-call overhead" in n for n in names)
+    assert all(r["readable_speedup"] > 0 for r in result["rows"] if r["case"].startswith("conv2d"))
     assert all(r["cnnlab_ms"] > 0 for r in result["rows"]) and result["gemm_gflops"] > 0
     text = bench.markdown(result)
     assert text.count("\n| conv2d") == sum(n.startswith("conv2d") for n in names)

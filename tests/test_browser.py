@@ -21,17 +21,39 @@ def test_arithmetic_explorer(lab, page):
     run_notebook(page, lab, "02_conv_arithmetic.ipynb")
     box = explorer(page, "stride s")
     wait_for_text(box, "o = floor((6 + 2·1 − 3)/2) + 1 = 3")
+    wait_for_text(box, "selected output (0, 0): reads padded rows 0–2 × columns 0–2")
+    assert box.locator(".cnnlab-output-cell").count() == 9  # one button per cell of the 3x3 output
     before = figure_src(box)
     shot(page, "arithmetic-before")
-    set_slider(box, "stride s", 1)
-    wait_for_text(box, "o = floor((6 + 2·1 − 3)/1) + 1 = 6")
-    set_slider(box, "padding p", 0)
-    wait_for_text(box, "o = floor((6 + 2·0 − 3)/1) + 1 = 4")
+    # click an output cell: it is selected, and its footprint on the padded input moves
+    cell = box.locator(".cnnlab-output-cell[title='output (2, 1)']")
+    cell.click()
+    wait_for_text(box, "selected output (2, 1): reads padded rows 4–6 × columns 2–4")
     wait_for_new_figure(page, before)
-    assert figure_src(box) != before  # the figure was re-rendered
-    set_slider(box, "kernel k", 7)  # larger than the padded input: a message, not a traceback
+    assert "mod-info" in cell.get_attribute("class")  # the clicked cell is the blue one
+    assert "mod-info" not in box.locator(".cnnlab-output-cell[title='output (0, 0)']").get_attribute("class")
+    shot(page, "arithmetic-clicked")
+    # a width dilation of its own: the width formula and the (gapped) columns of the footprint change
+    box.locator(".widget-checkbox", has_text="separate W sliders").locator("input").check()
+    set_slider(box, "dilation W", 2)
+    wait_for_text(box, "W: k' = 2·(3−1)+1 = 5; o = floor((6 + 2·1 − 5)/2) + 1 = 2")
+    wait_for_text(box, "selected output (2, 1): reads padded rows 4–6 × columns 2, 4, 6")
+    page.wait_for_function("(n) => document.querySelectorAll('.cnnlab-output-cell').length === n", arg=6)
+    shot(page, "arithmetic-width-dilation")
+    # an impossible kernel: a message, and neither the old formula nor the old figure stays
+    set_slider(box, "padding p", 0)
+    wait_for_text(box, "o = floor((6 + 2·0 − 3)/2) + 1 = 2")
+    figure_src(box)
+    set_slider(box, "kernel k", 7)  # larger than the (unpadded) height 6
     wait_for_text(box, "Invalid setting")
+    box.locator(".widget-output img").first.wait_for(state="detached", timeout=30_000)
+    assert box.locator(".widget-html-content", has_text="o = floor").count() == 0
+    box.locator(".cnnlab-output-cell").first.wait_for(state="hidden", timeout=30_000)
     assert box.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
+    shot(page, "arithmetic-invalid")
+    set_slider(box, "kernel k", 3)  # possible again: formula and figure come back
+    wait_for_text(box, "o = floor((6 + 2·0 − 3)/2) + 1 = 2")
+    figure_src(box)
     shot(page, "arithmetic-after")
 
 

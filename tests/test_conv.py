@@ -300,3 +300,22 @@ def test_cache_holds_the_columns_of_its_own_input_only(rng):
                           cl.conv2d_backward(np.ones_like(y), other, w)):
         np.testing.assert_array_equal(a, b)
     assert cache.columns is None  # backward is done with them
+
+
+def test_strided_gradients_by_zero_insertion_8x8(rng):
+    """Notebook 05, section 6: 8x8 input, k=3, s=2, p=1. Zeros inserted into the delta, a full correlation with
+    the rotated kernel and a crop of p give 7x7; padding the (H + 2p - k) mod s rows no window read first gives
+    the 8x8 input gradient. The kernel gradient is x correlated with the delta dilated by s (first k x k)."""
+    x, w = rng.standard_normal((1, 1, 8, 8)), rng.standard_normal((1, 1, 3, 3))
+    g = rng.standard_normal(cl.conv2d(x, w, stride=2, padding=1).shape)
+    spread = np.zeros((1, 1, 7, 7))
+    spread[..., ::2, ::2] = g
+    full = cl.conv2d(spread, w[..., ::-1, ::-1], padding="full")
+    assert full.shape[2:] == (9, 9) and full[..., 1:-1, 1:-1].shape[2:] == (7, 7)
+    r = (8 + 2 * 1 - 3) % 2
+    gx, gw, _ = cl.conv2d_backward(g, x, w, stride=2, padding=1)
+    terms = conv_terms(x.shape, w.shape, g.shape)
+    assert_close(np.pad(full, ((0, 0), (0, 0), (0, r), (0, r)))[..., 1:-1, 1:-1], gx, terms["grad_x"])
+    dilated = cl.conv2d(x, g, padding=1, dilation=2)
+    assert dilated.shape[2:] == (3 + r, 3 + r)
+    assert_close(dilated[..., :3, :3], gw, terms["grad_w"])

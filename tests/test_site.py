@@ -73,3 +73,8 @@ def test_every_committed_notebook_exports(tmp_path):
 def test_missing_notebooks_folder_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no numbered notebooks"):
         site.build(tmp_path / "site", tmp_path, run=False, vendor=False)
+
+
+def test_solution_markers_do_not_render_as_headings():
+    nb = new_notebook(cells=[new_markdown_cell("### BEGIN SOLUTION\nThe answer.\n### END SOLUTION")])
+    assert site.hide_markers(nb).cells[0].source == "The answer."

@@ -166,7 +166,7 @@ def test_build_exports_every_committed_notebook(tmp_path):
     paths = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     before = [p.read_bytes() for p in paths]
     decks = slides.build(tmp_path / "slides", NOTEBOOKS, vendor=False)
-    assert len(decks) == len(paths) == 7
+    assert len(decks) == len(paths) >= 9
     assert [name for name, _ in decks] == [p.stem + ".slides.html" for p in paths]
     for path, (name, title) in zip(paths, decks):
         text = (tmp_path / "slides" / name).read_text(encoding="utf-8")
@@ -181,3 +181,10 @@ def test_build_exports_every_committed_notebook(tmp_path):
 def test_missing_notebooks_folder_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no numbered notebooks"):
         slides.build(tmp_path / "slides", tmp_path, vendor=False)
+
+
+def test_exercise_solutions_and_checkers_are_not_lectured():
+    solution = code("def my_f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION")
+    assert slides.slide_type(solution, md("### Exercise")) == "skip"
+    assert slides.slide_type(code("exercises.check_conv1x1(my_conv1x1)"), solution) == "skip"
+    assert slides.slide_type(md("### BEGIN SOLUTION\nan answer\n### END SOLUTION"), None) == "skip"

@@ -6,6 +6,7 @@ import pytest
 
 import cnnlab as cl
 from cnnlab.teach import explorers, geometry
+from cnnlab.teach.explorers import arithmetic as arithmetic_explorer
 
 
 def _titles(fig):
@@ -15,10 +16,11 @@ def _titles(fig):
 def test_conv_explorer_default_and_formula():
     w = explorers.ConvArithmeticExplorer()
     st = w.state()
-    assert st["valid"] and st["out_shape"] == (3, 3)
+    assert st["valid"] and not st["cleared"] and st["out_shape"] == (3, 3)
     assert "o = floor((5 + 2·1 − 3)/2) + 1 = 3" in w.message.value
     assert st["footprint"].sum() == 9 and st["footprint"][:3, :3].all()
-    assert w.renders == 1 and "output 3×3" in _titles(w.fig)
+    assert "selected output (0, 0): reads padded rows 0–2 × columns 0–2" in w.message.value
+    assert w.renders == 1 and any(t.startswith("output 3×3") for t in _titles(w.fig))
 
 
 def test_conv_explorer_updates_on_stride_change():
@@ -27,7 +29,7 @@ def test_conv_explorer_updates_on_stride_change():
     w.stride.value = 1
     st = w.state()
     assert st["out_shape"] == (5, 5) == cl.conv2d(np.ones((1, 1, 5, 5)), np.ones((1, 1, 3, 3)), padding=1).shape[2:]
-    assert w.renders == before + 1 and "output 5×5" in _titles(w.fig)
+    assert w.renders == before + 1 and any(t.startswith("output 5×5") for t in _titles(w.fig))
     assert w.out_row.max == 4
 
 
@@ -49,22 +51,118 @@ def test_conv_explorer_selection_clamped_when_output_shrinks():
     assert w.out_row.value == 2 and w.state()["selected"][0] == 2
 
 
+def test_cell_at_maps_points_of_the_output_grid():
+    assert arithmetic_explorer.cell_at(0.0, 0.0, (3, 2)) == (0, 0)
+    assert arithmetic_explorer.cell_at(1.99, 2.5, (3, 2)) == (2, 1)
+    for x, y in [(2.0, 0.5), (0.5, 3.0), (-0.1, 0.5), (None, None)]:  # right of, below, left of, off the axes
+        assert arithmetic_explorer.cell_at(x, y, (3, 2)) is None
+
+
+def test_selected_window_taps_and_footprint():
+    rows, cols, mask = arithmetic_explorer.selected_window((2, 1), (3, 3), (8, 8), 3, stride=2)
+    assert rows.tolist() == [4, 5, 6] and cols.tolist() == [2, 3, 4]
+    assert np.array_equal(mask, geometry.footprint_2d((2, 1), (8, 8), 3, 2))
+    rows, cols, _ = arithmetic_explorer.selected_window((0, 1), (3, 2), (7, 8), (3, 3), (2, 2), (1, 2))
+    assert rows.tolist() == [0, 1, 2] and cols.tolist() == [2, 4, 6]  # width dilation 2: gapped columns
+    # a ceil-mode pooling window hanging over the edge: its taps past the padded grid are dropped
+    o = cl.max_pool2d(np.ones((1, 1, 6, 6)), 3, 2, ceil_mode=True).shape[2:]
+    rows, _, mask = arithmetic_explorer.selected_window((2, 2), o, (6, 6), 3, 2)
+    assert rows.tolist() == [4, 5] and mask.sum() == 4
+    with pytest.raises(ValueError, match="outside the 3×3 output"):
+        arithmetic_explorer.selected_window((3, 0), (3, 3), (8, 8), 3, 2)
+
+
+def test_conv_explorer_click_an_output_cell():
+    w = explorers.ConvArithmeticExplorer(size=6, kernel_size=3, stride=2, padding=1)
+    buttons = w.picker.children
+    assert len(buttons) == 9 and w.picker.layout.grid_template_columns == "repeat(3, 22px)"
+    assert [b.button_style for b in buttons].count("info") == 1 and buttons[0].button_style == "info"
+    n = w.renders
+    cell = buttons[2 * 3 + 1]
+    assert cell.tooltip == "output (2, 1)"
+    cell.click()
+    st = w.state()
+    assert w.renders == n + 1 and st["selected"] == (2, 1) == (w.out_row.value, w.out_col.value)
+    assert [r.tolist() for r in st["window"]] == [[4, 5, 6], [2, 3, 4]]
+    assert np.array_equal(st["footprint"], geometry.footprint_2d((2, 1), (8, 8), 3, 2))
+    assert "selected output (2, 1): reads padded rows 4–6 × columns 2–4" in w.message.value
+    assert cell.button_style == "info" and buttons[0].button_style == ""
+    assert cell.style.button_color == arithmetic_explorer.SELECTED_COLOR and buttons[0].style.button_color is None
+    assert any(t.endswith("selected: (2, 1)") for t in _titles(w.fig))
+    w.stride.value = 1  # a larger output: more buttons, the selection kept
+    assert len(w.picker.children) == 36 and w.picker.children[2 * 6 + 1].button_style == "info"
+
+
+def test_conv_explorer_click_on_a_live_figure():
+    from matplotlib.backend_bases import MouseEvent
+    w = explorers.ConvArithmeticExplorer(size=6, kernel_size=3, stride=2, padding=1)
+    fig = w.static_figure()
+    fig.canvas.draw()
+    out_ax = fig.axes[1]
+    x, y = out_ax.transData.transform((1.5, 2.5))  # the centre of output cell (2, 1)
+    fig.canvas.callbacks.process("button_press_event", MouseEvent("button_press_event", fig.canvas, x, y, 1))
+    assert w.state()["selected"] == (2, 1)
+    x, y = fig.axes[0].transData.transform((0.5, 0.5))  # a click on the input grid selects nothing
+    fig.canvas.callbacks.process("button_press_event", MouseEvent("button_press_event", fig.canvas, x, y, 1))
+    assert w.state()["selected"] == (2, 1)
+    plt.close(fig)
+
+
+def test_conv_explorer_large_output_has_no_click_grid():
+    w = explorers.ConvArithmeticExplorer(size=12, kernel_size=1, stride=1, padding=4)
+    assert w.state()["out_shape"] == (20, 20) and w.picker.layout.display == "none"
+    assert "too large to click" in w.picker_note.value
+    w.select(19, 18)
+    assert "selected output (19, 18): reads padded rows 19 × columns 18" in w.message.value
+    w.padding.value = 0
+    assert w.picker.layout.display is None and len(w.picker.children) == 144
+
+
 def test_conv_explorer_dilation_and_per_axis():
     w = explorers.ConvArithmeticExplorer(size=7, kernel_size=3, stride=1, padding=0, dilation=2)
     assert w.state()["out_shape"] == (3, 3) and "k' = 2·(3−1)+1 = 5" in w.message.value
     w.per_axis.value = True
     w.size_w.value = 9
     st = w.state()
-    assert st["out_shape"] == (3, 5) and st["padded_shape"] == (7, 9)
+    assert st["out_shape"] == (3, 5) and st["padded_shape"] == (7, 9) and st["params"]["d"] == (2, 2)
     assert "o = floor((9 + 2·0 − 5)/1) + 1 = 5" in w.message.value.split("<br>")[2]
+    w.dilation_w.value = 1  # the width's own dilation
+    assert w.state()["out_shape"] == (3, 7) and "o = floor((9 + 2·0 − 3)/1) + 1 = 7" in w.message.value
 
 
-def test_conv_explorer_invalid_setting_shows_message():
-    w = explorers.ConvArithmeticExplorer(size=4, kernel_size=3, stride=1, padding=0)
-    w.kernel_size.value = 6
+def test_conv_explorer_width_dilation():
+    w = explorers.ConvArithmeticExplorer(size=6, kernel_size=3, stride=2, padding=1)
+    assert w.dilation_w.disabled
+    w.dilation_w.value = 2  # ignored while the explorer is square
+    assert w.state()["out_shape"] == (3, 3)
+    w.per_axis.value = True
     st = w.state()
-    assert not st["valid"] and "Invalid setting" in w.message.value and "larger than" in w.message.value
-    assert any("larger than" in t.get_text() for t in w.fig.axes[0].texts)
+    want = cl.conv2d(np.ones((1, 1, 6, 6)), np.ones((1, 1, 3, 3)), stride=2, padding=1, dilation=(1, 2)).shape[2:]
+    assert not w.dilation_w.disabled and st["params"]["d"] == (1, 2) and st["out_shape"] == want == (3, 2)
+    assert "W: k' = 2·(3−1)+1 = 5; o = floor((6 + 2·1 − 5)/2) + 1 = 2" in w.message.value
+    w.select(1, 1)
+    assert [r.tolist() for r in w.state()["window"]] == [[2, 3, 4], [2, 4, 6]]
+    assert "columns 2, 4, 6" in w.message.value
+    assert w.fig._suptitle.get_text().startswith("H: ") and "\nW: k' = 2" in w.fig._suptitle.get_text()
+
+
+def test_conv_explorer_invalid_setting_clears_formula_and_figure():
+    w = explorers.ConvArithmeticExplorer(size=6, kernel_size=3, stride=1, padding=0)
+    assert len(w.picker.children) == 16 and w.fig is not None
+    n = w.renders
+    w.kernel_size.value = 7
+    st = w.state()
+    assert not st["valid"] and st["cleared"] and st["formulas"] == () and st["out_shape"] is None
+    assert "Invalid setting" in w.message.value and "larger than" in w.message.value
+    assert "o = floor" not in w.message.value and "output 4×4" not in w.message.value  # no stale formula
+    assert w.fig is None and w.renders == n + 1  # no stale figure either
+    assert w.picker.layout.display == "none" and w.picker_note.value == ""
+    fig = w.static_figure()  # drawn on its own, an impossible setting shows its message only
+    assert any("larger than" in t.get_text() for t in fig.axes[0].texts) and not fig.axes[1].patches
+    plt.close(fig)
+    w.kernel_size.value = 3  # valid again: all of it comes back
+    assert w.fig is not None and "o = floor((6 + 2·0 − 3)/1) + 1 = 4" in w.message.value
+    assert w.picker.layout.display is None
 
 
 def test_conv_explorer_pool_ceil_mode():
@@ -75,8 +173,10 @@ def test_conv_explorer_pool_ceil_mode():
     st = w.state()
     want = cl.max_pool2d(np.ones((1, 1, 6, 6)), 3, 2, ceil_mode=True).shape[2:]
     assert st["out_shape"] == want == (3, 3) and "ceil((6 + 2·0 − 3)/2) + 1 = 3" in w.message.value
+    w.select(2, 2)  # the last window hangs over the edge: it reads only the cells that exist
+    assert "reads padded rows 4–5 × columns 4–5" in w.message.value and w.state()["footprint"].sum() == 4
     w.padding.value = 2
-    assert not w.state()["valid"] and "half the kernel_size" in w.message.value
+    assert not w.state()["valid"] and "half the kernel_size" in w.message.value and w.fig is None
 
 
 def test_conv_explorer_static_figure():
@@ -156,6 +256,7 @@ def test_bad_constructor_arguments_raise():
 
 def test_per_axis_sliders_disabled_until_ticked():
     w = explorers.ConvArithmeticExplorer()
-    assert w.size_w.disabled
+    width = [w.size_w, w.kernel_size_w, w.stride_w, w.padding_w, w.dilation_w]
+    assert all(s.disabled for s in width)
     w.per_axis.value = True
-    assert not w.size_w.disabled
+    assert not any(s.disabled for s in width)

@@ -120,11 +120,21 @@ def vendor_scripts(out):
     return SETTINGS if npm_vendor(Path(out) / "_static", VENDOR) else {}
 
 
+def hide_markers(nb):
+    """Drop nbgrader's solution markers from the Markdown cells (they would render as
+    headings); the answers stay, as in the instructor edition."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and "SOLUTION" in cell.source:
+            cell.source = "\n".join(line for line in cell.source.split("\n")
+                                    if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
+    return nb
+
+
 def export(nb, navbar, scripts=None):
     """The notebook as one lab-template HTML page with `navbar` on top; `scripts`
     are HTMLExporter settings (e.g. local renderer URLs from `vendor_scripts`)."""
     from nbconvert import HTMLExporter
-    body, _ = HTMLExporter(template_name="lab", **(scripts or {})).from_notebook_node(mark_widgets(nb))
+    body, _ = HTMLExporter(template_name="lab", **(scripts or {})).from_notebook_node(hide_markers(mark_widgets(nb)))
     return re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + navbar, body, count=1)
 
 

@@ -11,7 +11,8 @@ nothing; --dry-run only prints the counts. The rules, `slide_type(cell,
 previous)`, first match wins ("lines" are those of the source without its
 leading and trailing blank lines; a "long" code cell has more than 15):
 
-  - a cell tagged `remove-cell`                                  -> "skip"
+  - a cell tagged `remove-cell`, an exercise's solution (it holds
+    `### BEGIN SOLUTION`) or its checker call (`exercises.check_...`)    -> "skip"
   - markdown starting with `# ` or `## ` (a chapter or section)   -> "slide"
   - markdown starting with `### `                                -> "subslide"
   - other markdown: more than 12 lines -> "subslide", else "-" (continues the slide)
@@ -112,7 +113,9 @@ def slide_type(cell, previous=None, *, first_code=False):
     """The slide type the rules of the module docstring give `cell`; `previous` is
     the cell before it (None for the first), `first_code` says whether `cell` is the
     notebook's first code cell."""
-    if "remove-cell" in cell.metadata.get("tags", []):
+    if "remove-cell" in cell.metadata.get("tags", []) or "BEGIN SOLUTION" in cell.source:
+        return "skip"  # a lecture shows the exercise, not its solution
+    if cell.cell_type == "code" and cell.source.lstrip().startswith("exercises.check_"):
         return "skip"
     if cell.cell_type == "markdown":
         source = cell.source.lstrip()

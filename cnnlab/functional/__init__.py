@@ -16,9 +16,11 @@ from .conv import (conv1d, conv1d_backward, conv2d, conv2d_backward, conv3d, con
 from .local import local_conv2d, local_conv2d_backward
 from .losses import (cross_entropy, cross_entropy_backward, log_softmax, log_softmax_backward, mse, mse_backward,
                      mse_loss, softmax, softmax_backward)
+from .norm import batch_norm2d, batch_norm2d_backward
 from .pool import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward, adaptive_max_pool2d, adaptive_max_pool2d_backward,
                    avg_pool2d, avg_pool2d_backward, global_avg_pool2d, global_avg_pool2d_backward, max_pool2d,
-                   max_pool2d_backward, spatial_pyramid_pool, spatial_pyramid_pool_backward)
+                   max_pool2d_backward, max_unpool2d, max_unpool2d_backward, spatial_pyramid_pool,
+                   spatial_pyramid_pool_backward)
 from .unfold import col2im, fold, im2col, unfold
 
 __all__ = ["ACTIVATIONS", "elu", "elu_grad", "lecun_tanh", "lecun_tanh_grad", "leaky_relu", "leaky_relu_grad",
@@ -31,4 +33,5 @@ __all__ = ["ACTIVATIONS", "elu", "elu_grad", "lecun_tanh", "lecun_tanh_grad", "l
            "adaptive_avg_pool2d_backward", "adaptive_max_pool2d", "adaptive_max_pool2d_backward",
            "avg_pool2d", "avg_pool2d_backward", "global_avg_pool2d", "global_avg_pool2d_backward",
            "max_pool2d", "max_pool2d_backward", "spatial_pyramid_pool", "spatial_pyramid_pool_backward",
-           "col2im", "fold", "im2col", "unfold"]
+           "col2im", "fold", "im2col", "unfold", "batch_norm2d", "batch_norm2d_backward", "max_unpool2d",
+           "max_unpool2d_backward"]

@@ -324,3 +324,87 @@ def spatial_pyramid_pool_backward(grad_out, x, levels=(4, 2, 1), mode="max"):
         grad += backward(grad_out[:, start:start + c * m * m].reshape(n, c, m, m), x, m)
         start += c * m * m
     return grad
+
+
+# --- max unpooling (DeconvNet) -----------------------------------------------------
+
+def _unpool_size(in_size, kernel_size, stride, padding, output_size):
+    """Output (H, W) of max unpooling, PyTorch's rule: by default
+    (i - 1) s - 2p + k per axis, the input size of the pooling that made x;
+    an explicit output_size ((H, W) or (N, C, H, W)) must lie strictly
+    between that size minus and plus the stride."""
+    k = ntuple(kernel_size, 2, "kernel_size")
+    s = k if stride is None else ntuple(stride, 2, "stride")
+    p = ntuple(padding, 2, "padding", 0)
+    default = tuple((i - 1) * si - 2 * pi + ki for i, si, pi, ki in zip(in_size, s, p, k))
+    if output_size is None:
+        return default
+    size = tuple(output_size)[-2:]
+    ntuple(size, 2, "output_size")
+    if not all(d - si < o < d + si for d, o, si in zip(default, size, s)):
+        low, high = tuple(d - si for d, si in zip(default, s)), tuple(d + si for d, si in zip(default, s))
+        raise ValueError(f"output_size {tuple(output_size)} must be between {low} and {high} (exclusive) "
+                         f"for this input size, kernel_size, stride and padding")
+    return tuple(int(o) for o in size)
+
+
+def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Partial inverse of `max_pool2d`, as `torch.nn.functional.max_unpool2d`:
+    every value of x goes back to the cell its window's maximum came from,
+    every other cell is zero (DeconvNet's "switches", Zeiler & Fergus 2013).
+
+    x, indices: (N, C, h, w), indices the flat H*W positions that
+    `max_pool2d(..., return_indices=True)` returns. Output (N, C, H, W) with
+    H = (h - 1) s - 2p + k by default (stride defaults to kernel_size);
+    output_size picks another size (e.g. an odd one that floor mode lost).
+    Notebook 09, section 4.
+
+    >>> v = np.array([[[[1., 3, 2, 1], [2, 9, 1, 1], [1, 3, 2, 3], [5, 6, 1, 2]]]])
+    >>> pooled, idx = max_pool2d(v, 2, return_indices=True)
+    >>> max_unpool2d(pooled, idx, 2)
+    array([[[[0., 0., 2., 0.],
+             [0., 9., 0., 0.],
+             [0., 0., 0., 3.],
+             [0., 6., 0., 0.]]]])
+    """
+    x = as_array(x, "input", 4)
+    indices = np.asarray(indices)
+    check_shape(indices, x.shape, "indices")
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"indices must be integers (from max_pool2d(..., return_indices=True)), got {indices.dtype}")
+    n, c = x.shape[:2]
+    h, w = _unpool_size(x.shape[2:], kernel_size, stride, padding, output_size)
+    flat = indices.reshape(n * c, -1)
+    if flat.size and (flat.min() < 0 or flat.max() >= h * w):
+        raise ValueError(f"indices must be in [0, {h * w}) for an output of size {h}x{w}, "
+                         f"got values from {flat.min()} to {flat.max()}")
+    out = np.zeros((n * c, h * w), dtype=x.dtype)
+    # overlapping windows can share a maximum: its index repeats with the same value, so any write is right
+    np.put_along_axis(out, flat, x.reshape(n * c, -1), axis=1)
+    return out.reshape(n, c, h, w)
+
+
+def max_unpool2d_backward(grad_out, indices, kernel_size, stride=None, padding=0):
+    """Gradient of `max_unpool2d` given grad_out (N, C, H, W): each input value
+    was copied to one output cell, so its gradient is read back from there
+    (a gather at `indices`, as PyTorch's; where overlapping windows share a
+    maximum, both copies read that cell's gradient). Returns grad_x
+    (N, C, h, w), the shape of indices.
+    kernel_size, stride and padding check that grad_out's size is one the
+    forward can produce.
+
+    >>> idx = np.array([[[[5, 2], [13, 11]]]])
+    >>> max_unpool2d_backward(np.arange(16.0).reshape(1, 1, 4, 4), idx, 2)
+    array([[[[ 5.,  2.],
+             [13., 11.]]]])
+    """
+    grad_out = as_array(grad_out, "grad_out", 4)
+    indices = np.asarray(indices)
+    if indices.ndim != 4 or indices.shape[:2] != grad_out.shape[:2]:
+        raise ValueError(f"indices must be (N, C, h, w) with N, C of grad_out {grad_out.shape}, got {indices.shape}")
+    h, w = _unpool_size(indices.shape[2:], kernel_size, stride, padding, grad_out.shape[2:])
+    n, c = indices.shape[:2]
+    flat = indices.reshape(n * c, -1)
+    if flat.size and (flat.min() < 0 or flat.max() >= h * w):
+        raise ValueError(f"indices must be in [0, {h * w}) for grad_out of size {h}x{w}")
+    return np.take_along_axis(grad_out.reshape(n * c, h * w), flat, axis=1).reshape(indices.shape)

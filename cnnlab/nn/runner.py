@@ -18,6 +18,11 @@ optimiser, schedule, epochs, seeds, initialisation - so that
 * stores the mean training loss of each run's first steps (`prefix_loss`),
   so that a notebook can re-run those steps and prove that the stored
   curves come from this code.
+
+A subclass of `Run` may bring its own procedure: methods
+`execute(checkpoints, progress)` -> a result entry (the keys of `execute`'s;
+test_accuracy may be None) and `prefix_loss(steps)`, which the runner then
+calls instead (`cnnlab.nn.autoencoders.PretrainRun` and `AutoencoderRun`).
 """
 import dataclasses
 import hashlib
@@ -305,9 +310,11 @@ def run_experiment(experiment, results=RESULTS, checkpoints=CHECKPOINTS, force=F
             entry = {**done[key], "name": run.name, "config": dataclasses.asdict(run), **dict(run.reference)}
         else:
             log(f"{experiment.name}: {run.name}")
-            entry = execute(run, checkpoints, progress)
-            log(f"{experiment.name}: {run.name}: test accuracy {entry['test_accuracy']:.2f} % "
-                f"({entry['seconds']:.0f} s)")
+            # a Run subclass may bring its own procedure (cnnlab.nn.autoencoders: pretraining, autoencoders)
+            entry = run.execute(checkpoints, progress) if hasattr(run, "execute") else execute(run, checkpoints,
+                                                                                                progress)
+            score = "" if entry["test_accuracy"] is None else f"test accuracy {entry['test_accuracy']:.2f} % "
+            log(f"{experiment.name}: {run.name}: {score}({entry['seconds']:.0f} s)")
         payload[experiment.list_key].append(entry)
         _write(path, payload)
     payload["complete"] = True
@@ -325,7 +332,8 @@ def verify(experiment, stored, run_name, tolerance=0.02):
                              f"({stored['config_hash']}, now {experiment.config_hash()}): rerun the experiment")
     entry = next(r for r in stored[experiment.list_key] if r["name"] == run_name)
     run = next(r for r in experiment.runs if r.name == run_name)
-    fresh = prefix_loss(run.member(0), entry["prefix"]["steps"])
+    steps = entry["prefix"]["steps"]
+    fresh = run.prefix_loss(steps) if hasattr(run, "prefix_loss") else prefix_loss(run.member(0), steps)
     want = entry["prefix"]["mean_loss"]
     if not abs(fresh - want) <= tolerance * abs(want):
         raise AssertionError(f"{run_name}: the first {entry['prefix']['steps']} steps give mean loss {fresh:.4f}, "

@@ -40,6 +40,18 @@ def predict(model, x, batch_size=1000):
     return preds
 
 
+def gradient_norms(model, x, y):
+    """{layer name: ||dLoss/dW||} for every layer with a weight, after one
+    forward and backward pass of `model` on (x, y) with its loss (notebook 07,
+    section 1: where do the gradients vanish?). The model's gradients are
+    zeroed first; its parameters are not changed."""
+    model.loss.forward(model.forward(x), y)
+    model.zero_grad()
+    model.backward(model.loss.backward())
+    return {name: float(np.linalg.norm(layer.grads["weight"])) for name, layer in model.layers
+            if "weight" in layer.params}
+
+
 def confusion_matrix(y_true, y_pred, classes=10):
     """counts[i, j] = how many examples of class i were predicted as j."""
     return np.bincount(np.asarray(y_true) * classes + np.asarray(y_pred), minlength=classes * classes

@@ -252,3 +252,35 @@ def conv_transpose2d_direct(x, weight, stride=1, padding=0, output_padding=0):
     z = zero_insert(x, stride)
     z = np.pad(z, ((0, 0), (0, 0), (kh - 1 - ph, kh - 1 - ph + oph), (kw - 1 - pw, kw - 1 - pw + opw)))
     return conv2d(z, w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).copy())
+
+
+def phase_sums(weight, stride):
+    """The (sH, sW) table of phase sums of a kernel (kH, kW): entry (a, b) is
+    w[a::sH, b::sW].sum(). Away from the border, a stride-s transposed
+    convolution of a constant 1 gives out[r, c] = P[r % sH, c % sW] (tested):
+    the output is even exactly when all phase sums are equal. Notebook 04
+    (checkerboard artifacts)."""
+    w = as_array(weight, "weight", 2)
+    sh, sw = ntuple(stride, 2, "stride")
+    return np.array([[w[a::sh, b::sw].sum() for b in range(sw)] for a in range(sh)])
+
+
+def resize_conv_parts(input_shape, weight, factor):
+    """Nearest resize-convolution (valid padding) split into transposed
+    convolutions: one dense matrix (o*o, H*W) per shift (u, v) < (f, f), the
+    stride-f transposed convolution with the rotated kernel shifted by (u, v),
+    cropped by k-1 cells on every side. Their sum is
+    `resize_conv_matrix(input_shape, weight, f, 'nearest', padding=0)` (tested):
+    resize-convolution is the deconvolution matrix plus its shifted copies.
+    input_shape (H, W); weight (k, k). Notebook 04 (fixes)."""
+    w = as_array(weight, "weight", 2)[::-1, ::-1]
+    f = ntuple(factor, 1, "factor")[0]
+    (kh, kw), shape = w.shape, (1,) + tuple(ntuple(input_shape, 2, "input_shape"))
+
+    def part(u, v):
+        copy = np.pad(w, ((u, f - 1 - u), (v, f - 1 - v)))[None, None]
+        def fn(x):
+            out = conv_transpose2d(x, copy, stride=f)
+            return out[:, :, kh - 1:out.shape[2] - kh + 1, kw - 1:out.shape[3] - kw + 1]
+        return linear_operator_matrix(fn, shape)
+    return [part(u, v) for u in range(f) for v in range(f)]

@@ -13,7 +13,9 @@ every checker follows. Modules, by topic:
 * `transposed` (04): scatter-add transposed convolution, its size, zero insertion;
 * `backprop` (05): softmax cross-entropy, input delta, conv2d backward, im2col;
 * `lenet` (06): trainable subsampling forward and backward, C3's counts;
-* `training` (07): dropout forward and backward, per-layer gradient norms.
+* `training` (07): dropout forward and backward, per-layer gradient norms;
+* `pretraining` (08): the MSE loss, a tied sigmoid autoencoder forward and backward, nearest-upsampling backward;
+* `architectures` (09): batch norm forward, max unpooling, Inception weights.
 
 >>> from cnnlab import exercises
 >>> def conv_output_size(i, k, s=1, p=0, d=1):
@@ -25,6 +27,8 @@ False
 PASSED: all 12 cases match cnnlab.arithmetic.conv_output_size.
 True
 """
+from .architectures import (batch_norm_forward_cases, check_batch_norm_forward, check_inception_params,
+                            check_max_unpool, inception_params_cases, max_unpool_cases)
 from .arithmetic import (check_conv_output_size, check_pool_output_size, check_receptive_field,
                          conv_output_size_cases, pool_output_size_cases, receptive_field_cases)
 from .backprop import (check_conv2d_backward, check_im2col, check_input_delta, check_softmax_cross_entropy,
@@ -36,6 +40,9 @@ from .lenet import (check_sparse_conv_params, check_subsample2d_backward, check_
                     sparse_conv_params_cases, subsample2d_backward_cases, subsample2d_forward_cases)
 from .pooling import (avg_pool_backward_cases, check_avg_pool_backward, check_max_pool, check_max_pool_backward,
                       max_pool_backward_cases, max_pool_cases)
+from .pretraining import (check_mse_loss, check_tied_autoencoder_backward, check_tied_autoencoder_forward,
+                          check_upsample_backward, mse_loss_cases, tied_autoencoder_backward_cases,
+                          tied_autoencoder_forward_cases, upsample_backward_cases)
 from .training import (check_dropout_backward, check_dropout_forward, check_grad_norms, dropout_backward_cases,
                        dropout_forward_cases, grad_norms_cases)
 from .transposed import (check_conv_transpose2d, check_transposed_output_size, check_zero_insert,
@@ -57,6 +64,10 @@ __all__ = [
     "check_subsample2d_forward", "check_subsample2d_backward", "check_sparse_conv_params",
     # notebook 07
     "check_dropout_forward", "check_dropout_backward", "check_grad_norms",
+    # notebook 08
+    "check_mse_loss", "check_tied_autoencoder_forward", "check_tied_autoencoder_backward", "check_upsample_backward",
+    # notebook 09
+    "check_batch_norm_forward", "check_max_unpool", "check_inception_params",
     # the cases of each checker
     "correlate2d_cases", "conv2d_forward_cases", "separable_factors_cases", "conv_output_size_cases",
     "pool_output_size_cases", "receptive_field_cases", "conv1x1_cases", "separable_params_cases",
@@ -64,4 +75,6 @@ __all__ = [
     "softmax_cross_entropy_cases", "max_pool_backward_cases", "avg_pool_backward_cases", "input_delta_cases",
     "conv2d_backward_cases", "im2col_cases", "subsample2d_forward_cases", "subsample2d_backward_cases",
     "sparse_conv_params_cases", "dropout_forward_cases", "dropout_backward_cases", "grad_norms_cases",
+    "batch_norm_forward_cases", "max_unpool_cases", "inception_params_cases",
+    "mse_loss_cases", "tied_autoencoder_forward_cases", "tied_autoencoder_backward_cases", "upsample_backward_cases",
 ]

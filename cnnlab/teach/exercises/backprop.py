@@ -123,8 +123,9 @@ def check_softmax_cross_entropy(fn):
 # --- the input delta ---------------------------------------------------------------------
 
 def input_delta_cases(rng=None):
-    """(delta, kernel) pairs of 2-D arrays: non-square ones, the notes' two
-    examples, 1x1 and random ones."""
+    """(delta, kernel) pairs of 2-D arrays: non-square ones, the two maps of the
+    CNN blog chapters' worked example (D1, K1 and D2, K2; notebook 05,
+    section 3), 1x1 and random ones."""
     rng = np.random.default_rng(SEED + 52) if rng is None else rng
     # kernels without symmetry first: on a symmetric kernel some wrong flips give the right answer
     cases = [(rng.integers(-3, 4, (2, 3)).astype(float), np.array([[1.0, -2.0], [0.0, 3.0], [2.0, 1.0]])),

@@ -37,7 +37,8 @@ def check_correlate2d(fn):
                           "you used the kernel transposed (kernel[j, i] at offset (i, j)): rows and columns are "
                           "swapped somewhere. Hint: image[r, c] is row r, column c, and kernel[i, j] multiplies "
                           "image[r + i, c + j].")],
-        forbidden=[(F.conv2d, "cnnlab.conv2d"), (reference.conv2d, "cnnlab.reference.conv2d")]))
+        forbidden=[(F.conv2d, "cnnlab.conv2d"), (reference.conv2d, "cnnlab.reference.conv2d"),
+                   (reference.conv2d_im2col, "cnnlab.reference.conv2d_im2col")]))
 
 
 # --- conv2d forward ------------------------------------------------------------------

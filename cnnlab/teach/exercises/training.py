@@ -4,6 +4,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ...nn import train
 from ...nn.layers import Activation, Conv2d, Dropout, Flatten, Linear, MaxPool2d, SparseConv2d, Subsample2d
 from ...nn.models import Sequential
 from ._core import SEED, Exercise, Mistake, Unreadable, as_float_array, check, gradient_check
@@ -205,4 +206,5 @@ def check_grad_norms(fn):
             Mistake(lambda m, x, y: _norms(m, x, y, upstream="ones"),
                     "you backpropagated ones instead of the loss gradient. Hint: call model.loss.forward(out, y), "
                     "then model.backward(model.loss.backward())."),
-        ]))
+        ],
+        forbidden=[(train.gradient_norms, "cnnlab.nn.train.gradient_norms")]))
