@@ -78,14 +78,16 @@ student: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[student]'
 	$(PY) -m tools.student --out student
 
-# Runs the student edition: stub cells are tagged raises-exception, the checkers print NOT YET.
+# Runs the student edition (stub cells are tagged raises-exception, the checkers print NOT YET), and the
+# edition's own tests, which need nbgrader (skipped by `make test`, which runs before it is installed).
 test-student: student
-	$(PY) -m pytest student --nbval-lax --nbval-current-env -p no:cacheprovider
+	$(PY) -m pytest tests/test_student.py student --nbval-lax --nbval-current-env -p no:cacheprovider
 
 # Every declared experiment (cnnlab/nn/experiments.py), results in experiments/results/: hours of training.
-# Results of other code are kept unless FORCE=1 (finished checkpoints in runs/ are reused either way).
+# Results of other code are refused unless FORCE=1 (train again) or KEEP=1 (keep its finished runs);
+# finished checkpoints in runs/ are reused either way.
 experiments: $(STAMP)
-	$(PY) -m cnnlab experiment all $(if $(FORCE),--force)
+	$(PY) -m cnnlab experiment all $(if $(FORCE),--force) $(if $(KEEP),--keep)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run

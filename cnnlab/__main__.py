@@ -48,6 +48,8 @@ def parser():
     x.add_argument("name", nargs="?", help="an experiment name, or 'all'")
     x.add_argument("--list", action="store_true", help="list the experiments and their runs")
     x.add_argument("--force", action="store_true", help="replace results produced by other code")
+    x.add_argument("--keep", action="store_true",
+                   help="keep finished runs produced by other code (for changes that cannot affect them)")
     x.add_argument("--results", default=None, help="results folder (default experiments/results)")
     x.add_argument("--no-progress", action="store_true")
     return p
@@ -103,7 +105,7 @@ def run_experiments(args):
     results = runner.RESULTS if args.results is None else Path(args.results)
     for e in EXPERIMENTS.values() if args.name == "all" else [EXPERIMENTS[args.name]]:
         try:
-            out = runner.run_experiment(e, results, force=args.force, progress=not args.no_progress)
+            out = runner.run_experiment(e, results, force=args.force, keep=args.keep, progress=not args.no_progress)
         except RuntimeError as err:
             raise SystemExit(str(err)) from None
         print(f"{e.name}: {len(out[e.list_key])} runs, {out['total_seconds']:.0f} s of training; "

@@ -14,7 +14,7 @@ import numpy as np
 
 import cnnlab as cl
 from cnnlab import arithmetic, reference
-from cnnlab.nn import train
+from cnnlab.nn import optim, train
 from cnnlab.nn.layers import Dropout, SparseConv2d, Subsample2d
 from cnnlab.teach import filters, geometry
 
@@ -952,3 +952,33 @@ mistake("check_upsample_backward", "dx has dout's shape")(lambda g, f: g.copy())
 cheat("check_upsample_backward", lambda g, f: AE.upsample2d_backward(
     g, np.zeros((*g.shape[:2], g.shape[2] // f, g.shape[3] // f)), f))
 cheat("check_upsample_backward", lambda g, f: AE.Upsample2d(f).backward(g))
+
+
+# --- check_sgd_step ---------------------------------------------------------------------------------------------
+
+@answer("check_sgd_step")
+def sgd_step(p, g, v, lr, momentum, weight_decay):
+    v_new = momentum * v + g + weight_decay * p
+    return p - lr * v_new, v_new
+
+
+mistake("check_sgd_step", "twice too strong")(
+    lambda p, g, v, lr, mu, wd: sgd_step(p, g + wd * p, v, lr, mu, wd))
+mistake("check_sgd_step", "weight decay is missing")(lambda p, g, v, lr, mu, wd: sgd_step(p, g, v, lr, mu, 0.0))
+mistake("check_sgd_step", "plain SGD")(lambda p, g, v, lr, mu, wd: (p - lr * (g + wd * p), v))
+mistake("check_sgd_step", "returned the old one")(
+    lambda p, g, v, lr, mu, wd: (sgd_step(p, g, v, lr, mu, wd)[0], v))
+mistake("check_sgd_step", "stepped with the gradient")(
+    lambda p, g, v, lr, mu, wd: (p - lr * (g + wd * p), sgd_step(p, g, v, lr, mu, wd)[1]))
+mistake("check_sgd_step", "goes uphill")(
+    lambda p, g, v, lr, mu, wd: (2 * p - sgd_step(p, g, v, lr, mu, wd)[0], sgd_step(p, g, v, lr, mu, wd)[1]))
+
+
+def _sgd_with_the_library(p, g, v, lr, mu, wd):
+    opt = optim.SGD([("p", p, g)], lr=lr, momentum=mu, weight_decay=wd)
+    opt.state["velocity/p"][...] = v
+    opt.step()
+    return p, opt.state["velocity/p"]
+
+
+cheat("check_sgd_step", _sgd_with_the_library)

@@ -51,6 +51,19 @@ def test_finished_runs_are_kept_and_other_code_is_refused(dirs, monkeypatch):
         runner.run_experiment(tiny(), **dirs, progress=False, log=lambda *a: None)
 
 
+def test_keep_keeps_runs_of_other_code_and_records_whose_they_are(dirs, monkeypatch):
+    first = runner.run_experiment(tiny(), **dirs, progress=False, log=lambda *a: None)
+    old_code = first["code_hash"]
+    assert first["runs"][0]["code_hash"] == old_code
+    monkeypatch.setattr(runner, "code_hash", lambda: "0123456789abcdef")
+    two = Experiment("tiny", "", (tiny().runs[0], Run(name="b", **{**TINY, "lr": 0.2})))
+    out = runner.run_experiment(two, **dirs, keep=True, progress=False, log=lambda *a: None)
+    assert out["code_hash"] == "0123456789abcdef" and out["complete"]
+    assert [r["code_hash"] for r in out["runs"]] == [old_code, "0123456789abcdef"]
+    assert out["runs"][0]["history"] == first["runs"][0]["history"]  # kept, not trained again
+    assert out["runs"][1]["machine"]["cnnlab_threads"] >= 1
+
+
 def test_an_interrupted_run_resumes_exactly(dirs, monkeypatch):
     run = tiny().runs[0]
     model, _, _, _ = runner.train_member(run, dirs["checkpoints"] / "straight", progress=False)

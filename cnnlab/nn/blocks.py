@@ -228,16 +228,6 @@ class Network(Sequential):
     def state_dict(self):
         return {**super().state_dict(), **dict(self.running_state())}
 
-    def load_state_dict(self, state):
-        own = self.state_dict()
-        missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
-        if missing or unexpected:
-            raise ValueError(f"state does not fit {self.name}: missing {missing}, unexpected {unexpected}")
-        for name, p in own.items():
-            if np.shape(state[name]) != p.shape:
-                raise ValueError(f"{name} has shape {p.shape}, state has {np.shape(state[name])}")
-            p[...] = state[name]
-
     def summary(self):
         was = self.training
         self.eval()

@@ -23,8 +23,8 @@ def _conv(n_conv, activation, hidden=(100,), dropout=0.0):
 
 _RELU = dict(model="conv_net", lr=0.05, weight_decay=5e-4)
 _SHIFTS = dict(_RELU, augment="shifts", epochs=4, milestones=(2, 3))  # 4 epochs of 5x data = 20 of the original
-# Dropout slows learning (each step trains a thinned network): twice the epochs of the other shift rungs, as
-# Nielsen gave his dropout rung 40 epochs against 60 for shifts alone on 5x fewer images.
+# Dropout slows learning (each step trains a thinned network): with the 4 epochs of the other shift rungs it
+# reached 99.47 %, below the rung above it (99.52 %); twice the epochs give it the time it needs.
 _DROPOUT = dict(_SHIFTS, model_args=_conv(2, "relu", (1000, 1000), 0.5), epochs=8, milestones=(4, 6))
 
 LADDER = Experiment(
@@ -42,6 +42,8 @@ LADDER = Experiment(
         _rung("shifts", "+ 1-pixel shifts (5x data)", model_args=_conv(2, "relu"), **_SHIFTS),
         _rung("extra_fc", "+ extra fully connected layer", model_args=_conv(2, "relu", (100, 100)), **_SHIFTS),
         _rung("dropout", "+ dropout 0.5 on 1000-unit FC layers", **_DROPOUT),
+        # Five dropout networks, seeds 0-4 (seed 0 is the rung above: they share its checkpoint). Members of half
+        # that budget (4 epochs) scored 99.50-99.53 % and voted 99.55 %: no better than one 8-epoch network.
         _rung("ensemble", "ensemble of 5", members=5, **_DROPOUT),
     ),
     list_key="rungs")
@@ -83,6 +85,7 @@ UFLDL = Experiment(
     "ufldl",
     "Notebook 07: the UFLDL tutorial's CNN exercise (20 9x9 filters, sigmoid, 2x2 mean pooling, softmax), "
     "3 epochs of SGD with momentum 0.95, learning rate 0.1 halved every epoch, batch 256, as in the tutorial.",
+    # ufldl_test_accuracy: the accuracy the CNN blog chapters report for their solution of the exercise
     (Run(name="ufldl_cnn", model="ufldl_cnn", lr=0.1, momentum=0.95, epochs=3, batch_size=256,
          milestones=(1, 2), gamma=0.5, reference=(("ufldl_test_accuracy", 95.76),)),))
 

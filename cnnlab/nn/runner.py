@@ -19,10 +19,10 @@ optimiser, schedule, epochs, seeds, initialisation - so that
   so that a notebook can re-run those steps and prove that the stored
   curves come from this code.
 
-A subclass of `Run` may bring its own procedure: methods
+A subclass of `Run` may bring its own procedure by overriding its methods
 `execute(checkpoints, progress)` -> a result entry (the keys of `execute`'s;
-test_accuracy may be None) and `prefix_loss(steps)`, which the runner then
-calls instead (`cnnlab.nn.autoencoders.PretrainRun` and `AutoencoderRun`).
+test_accuracy may be None) and `prefix_loss(steps)`
+(`cnnlab.nn.autoencoders.PretrainRun` and `AutoencoderRun` do).
 """
 import dataclasses
 import hashlib
@@ -75,6 +75,16 @@ class Run:
 
     def member(self, i):
         return dataclasses.replace(self, seed=self.seed + i, members=1)
+
+    # What the runner calls; a subclass with another procedure overrides both
+    # (cnnlab.nn.autoencoders: greedy pretraining, autoencoders).
+    def execute(self, checkpoints=None, progress=True):
+        """Train the run and score it: a results entry (see `execute`)."""
+        return execute(self, CHECKPOINTS if checkpoints is None else checkpoints, progress)
+
+    def prefix_loss(self, steps=None):
+        """Mean training loss of the run's first steps (see `prefix_loss`)."""
+        return prefix_loss(self.member(0), PREFIX_STEPS if steps is None else steps)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -289,18 +299,27 @@ def _write(path, payload):
     os.replace(tmp, path)
 
 
-def run_experiment(experiment, results=RESULTS, checkpoints=CHECKPOINTS, force=False, progress=True, log=print):
+def run_experiment(experiment, results=RESULTS, checkpoints=CHECKPOINTS, force=False, keep=False, progress=True,
+                   log=print):
     """Run every run of `experiment` not already in its results file, writing
-    the file after each one. Returns the results dict."""
+    the file after each one. Returns the results dict.
+
+    Stored runs made by other code are refused unless `force` (run them all
+    again) or `keep` (keep them, for a change that cannot affect them, such
+    as a docstring: hours of training are not redone for it). Every run
+    records the code_hash of the code that ran it and the machine (threads,
+    BLAS)."""
     path, code = results_path(experiment.name, results), code_hash()
     done = {}
     if path.exists():
         old = json.loads(path.read_text())
-        if old.get("code_hash") != code and not force:
+        if old.get("code_hash") != code and not (force or keep):
             raise RuntimeError(f"{path} was produced by code {old.get('code_hash')}, the code is now {code}: "
-                               f"pass force=True (--force) to replace those results")
-        if old.get("code_hash") == code:  # finished runs of this code are kept
-            done = {(r["training_key"], r["config"]["members"]): r for r in old.get(experiment.list_key, [])}
+                               f"pass force=True (--force) to replace those results, or keep=True (--keep) to "
+                               f"keep its finished runs")
+        if old.get("code_hash") == code or keep:  # finished runs are kept
+            done = {(r["training_key"], r["config"]["members"]): {"code_hash": old.get("code_hash"), **r}
+                    for r in old.get(experiment.list_key, [])}
     payload = {"name": experiment.name, "description": experiment.description, "cnnlab_version": __version__,
                "code_hash": code, "config_hash": experiment.config_hash(), "machine": machine(),
                "complete": False, experiment.list_key: []}
@@ -310,9 +329,8 @@ def run_experiment(experiment, results=RESULTS, checkpoints=CHECKPOINTS, force=F
             entry = {**done[key], "name": run.name, "config": dataclasses.asdict(run), **dict(run.reference)}
         else:
             log(f"{experiment.name}: {run.name}")
-            # a Run subclass may bring its own procedure (cnnlab.nn.autoencoders: pretraining, autoencoders)
-            entry = run.execute(checkpoints, progress) if hasattr(run, "execute") else execute(run, checkpoints,
-                                                                                                progress)
+            # the code and the thread settings of this run: another process may have trained its checkpoints
+            entry = {**run.execute(checkpoints, progress), "code_hash": code, "machine": machine()}
             score = "" if entry["test_accuracy"] is None else f"test accuracy {entry['test_accuracy']:.2f} % "
             log(f"{experiment.name}: {run.name}: {score}({entry['seconds']:.0f} s)")
         payload[experiment.list_key].append(entry)
@@ -333,7 +351,7 @@ def verify(experiment, stored, run_name, tolerance=0.02):
     entry = next(r for r in stored[experiment.list_key] if r["name"] == run_name)
     run = next(r for r in experiment.runs if r.name == run_name)
     steps = entry["prefix"]["steps"]
-    fresh = run.prefix_loss(steps) if hasattr(run, "prefix_loss") else prefix_loss(run.member(0), steps)
+    fresh = run.prefix_loss(steps)
     want = entry["prefix"]["mean_loss"]
     if not abs(fresh - want) <= tolerance * abs(want):
         raise AssertionError(f"{run_name}: the first {entry['prefix']['steps']} steps give mean loss {fresh:.4f}, "

@@ -10,6 +10,7 @@ import numpy as np
 from .._checks import as_array, ntuple
 from ..functional import arithmetic
 from ..functional.conv import conv2d, conv_transpose1d, conv_transpose2d
+from ..nn.autoencoders import upsample2d
 
 UPSAMPLE_METHODS = ("nearest", "bilinear")
 
@@ -96,34 +97,16 @@ def unevenness(values, margin=0):
     return float(hi / lo)
 
 
-def _interp_matrix(n, factor):
-    """(n*factor, n) bilinear interpolation matrix of one axis, align_corners=False
-    (PyTorch's default): output cell j samples input position (j + 0.5)/f - 0.5."""
-    src = np.clip((np.arange(n * factor) + 0.5) / factor - 0.5, 0, None)
-    lo = np.minimum(np.floor(src).astype(int), n - 1)
-    hi = np.minimum(lo + 1, n - 1)
-    frac = src - lo
-    m = np.zeros((n * factor, n))
-    rows = np.arange(n * factor)
-    np.add.at(m, (rows, lo), 1 - frac)
-    np.add.at(m, (rows, hi), frac)
-    return m
-
-
 def upsample(x, factor, method="nearest"):
     """Upsample (N, C, H, W) -> (N, C, H*f, W*f).
 
     'nearest' repeats every pixel f x f times (a Kronecker product with ones);
     'bilinear' interpolates separably like `F.interpolate(mode='bilinear',
-    align_corners=False)`: one matrix per axis, applied with einsum."""
-    x = as_array(x, "x", 4)
-    f = ntuple(factor, 1, "factor")[0]
-    if method == "nearest":
-        return x.repeat(f, axis=2).repeat(f, axis=3)
-    if method == "bilinear":
-        mh, mw = _interp_matrix(x.shape[2], f), _interp_matrix(x.shape[3], f)
-        return np.einsum("ah,nchw,bw->ncab", mh, x, mw, optimize=True).astype(x.dtype, copy=False)
-    raise ValueError(f"method must be one of {UPSAMPLE_METHODS}, got {method!r}")
+    align_corners=False)`: one matrix per axis. The kernel is
+    `cnnlab.nn.autoencoders.upsample2d` (with its backward, notebook 08)."""
+    if method not in UPSAMPLE_METHODS:
+        raise ValueError(f"method must be one of {UPSAMPLE_METHODS}, got {method!r}")
+    return upsample2d(x, factor, mode=method)
 
 
 def zero_insert(x, stride):

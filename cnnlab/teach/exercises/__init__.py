@@ -43,8 +43,8 @@ from .pooling import (avg_pool_backward_cases, check_avg_pool_backward, check_ma
 from .pretraining import (check_mse_loss, check_tied_autoencoder_backward, check_tied_autoencoder_forward,
                           check_upsample_backward, mse_loss_cases, tied_autoencoder_backward_cases,
                           tied_autoencoder_forward_cases, upsample_backward_cases)
-from .training import (check_dropout_backward, check_dropout_forward, check_grad_norms, dropout_backward_cases,
-                       dropout_forward_cases, grad_norms_cases)
+from .training import (check_dropout_backward, check_dropout_forward, check_grad_norms, check_sgd_step,
+                       dropout_backward_cases, dropout_forward_cases, grad_norms_cases, sgd_step_cases)
 from .transposed import (check_conv_transpose2d, check_transposed_output_size, check_zero_insert,
                          conv_transpose2d_cases, transposed_output_size_cases, zero_insert_cases)
 
@@ -63,7 +63,7 @@ __all__ = [
     # notebook 06
     "check_subsample2d_forward", "check_subsample2d_backward", "check_sparse_conv_params",
     # notebook 07
-    "check_dropout_forward", "check_dropout_backward", "check_grad_norms",
+    "check_dropout_forward", "check_dropout_backward", "check_grad_norms", "check_sgd_step", "sgd_step_cases",
     # notebook 08
     "check_mse_loss", "check_tied_autoencoder_forward", "check_tied_autoencoder_backward", "check_upsample_backward",
     # notebook 09

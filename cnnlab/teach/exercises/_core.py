@@ -271,7 +271,8 @@ def check(fn, exercise):
         if error is None or not error < 1e-5:
             return report(False, f"{message}, but the central-difference gradient check of {what} fails "
                                  f"(relative error {error}): the gradients are not those of the forward pass.")
-        message += f", and a central-difference gradient check of {what} agrees (relative error {error:.0e})"
+        # the bound, not the digits: the error itself depends on the machine (BLAS kernel, threads)
+        message += f", and a central-difference gradient check of {what} agrees (relative error below 1e-5)"
     return report(True, message + ".")
 
 

@@ -4,7 +4,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ...nn import train
+from ...nn import optim, train
 from ...nn.layers import Activation, Conv2d, Dropout, Flatten, Linear, MaxPool2d, SparseConv2d, Subsample2d
 from ...nn.models import Sequential
 from ._core import SEED, Exercise, Mistake, Unreadable, as_float_array, check, gradient_check
@@ -208,3 +208,55 @@ def check_grad_norms(fn):
                     "then model.backward(model.loss.backward())."),
         ],
         forbidden=[(train.gradient_norms, "cnnlab.nn.train.gradient_norms")]))
+
+
+# --- SGD with momentum and weight decay (notebook 07, section 3) ---------------------------------------------
+
+def sgd_step_cases(rng=None):
+    """(p, g, v, lr, momentum, weight_decay) tuples: parameters, gradients and velocities of one shape."""
+    rng = np.random.default_rng(SEED + 80) if rng is None else rng
+    settings = [(0.1, 0.9, 0.0), (0.05, 0.9, 5e-4), (0.5, 0.0, 0.01), (0.01, 0.5, 0.1), (0.2, 0.99, 0.0)]
+    shapes = [(3,), (2, 3), (4, 1, 2, 2), (5,), (3, 3)]
+    return [(rng.standard_normal(s), rng.standard_normal(s), rng.standard_normal(s), lr, mu, wd)
+            for s, (lr, mu, wd) in zip(shapes, settings)]
+
+
+def _sgd(p, g, v, lr, mu, wd, decay=1.0, velocity=True):
+    d = g + decay * wd * p
+    v_new = mu * v + d if velocity else v
+    return p - lr * (v_new if velocity else d + mu * v), v_new
+
+
+def check_sgd_step(fn):
+    """Check `fn(p, g, v, lr, momentum, weight_decay) -> (p_new, v_new)`: one step
+    of SGD with momentum and weight decay, as `torch.optim.SGD` and
+    `cnnlab.nn.optim.SGD`: d = g + weight_decay * p (the gradient of the penalty
+    weight_decay/2 * ||p||^2 added to the loss), v_new = momentum * v + d,
+    p_new = p - lr * v_new. Arrays of one shape; floats. Notebook 07, section 3.
+    """
+    return check(fn, Exercise(
+        cases=sgd_step_cases(), expected=lambda *c: _sgd(*c),
+        label=lambda p, g, v, lr, mu, wd: f"shape {p.shape}, lr {lr}, momentum {mu}, weight decay {wd}",
+        outputs=("p_new", "v_new"),
+        shape_hint="p_new and v_new have the parameter's shape.",
+        value_hint="d = g + weight_decay * p; v_new = momentum * v + d; p_new = p - lr * v_new.",
+        oracle="cnnlab.nn.optim.SGD (PyTorch's update)",
+        mistakes=[
+            Mistake(lambda p, g, v, lr, mu, wd: _sgd(p, g, v, lr, mu, wd, decay=2.0) if wd else None,
+                    "your weight decay is twice too strong: you added 2 * weight_decay * p, the gradient of "
+                    "weight_decay * ||p||^2. Hint: weight_decay is the lambda of the penalty lambda/2 * ||p||^2, "
+                    "whose gradient is lambda * p."),
+            Mistake(lambda p, g, v, lr, mu, wd: _sgd(p, g, v, lr, mu, 0.0) if wd else None,
+                    "weight decay is missing. Hint: add weight_decay * p to the gradient before the momentum."),
+            Mistake(lambda p, g, v, lr, mu, wd: (p - lr * (g + wd * p), v) if mu else None,
+                    "the velocity is ignored: this is plain SGD. Hint: v_new = momentum * v + d, then step with "
+                    "v_new."),
+            Mistake(lambda p, g, v, lr, mu, wd: (p - lr * (mu * v + g + wd * p), v) if mu else None,
+                    "you stepped with the right velocity but returned the old one. Hint: return v_new, the "
+                    "optimiser keeps it for the next step."),
+            Mistake(lambda p, g, v, lr, mu, wd: (p - lr * (g + wd * p), mu * v + g + wd * p) if mu else None,
+                    "you stepped with the gradient instead of the new velocity. Hint: p_new = p - lr * v_new."),
+            Mistake(lambda p, g, v, lr, mu, wd: (p + lr * (mu * v + g + wd * p), mu * v + g + wd * p),
+                    "your step goes uphill. Hint: subtract lr * v_new from p."),
+        ],
+        forbidden=[(optim.SGD.step, "cnnlab.nn.optim.SGD.step")]))

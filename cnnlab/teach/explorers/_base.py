@@ -50,6 +50,15 @@ class Explorer:
         display(self.widget)
 
 
+def draw_message(axes, message):
+    """Blank `axes` and write an impossible setting's message (HTML bold tags
+    stripped) on the first one: what the explorers draw instead of a figure."""
+    for a in axes:
+        a.axis("off")
+    axes[0].text(0, 0.5, message.replace("<b>", "").replace("</b>", ""), wrap=True, color="tab:red", fontsize=10,
+                 transform=axes[0].transAxes)
+
+
 def in_notebook():
     try:
         from IPython import get_ipython

@@ -15,7 +15,7 @@ from IPython.display import display
 
 from ...functional import arithmetic
 from .. import geometry, viz
-from ._base import Explorer, in_notebook, slider
+from ._base import Explorer, draw_message, in_notebook, slider
 
 PICKER_MAX = 16  # the largest output side (rows or columns) the clickable grid shows
 SELECTED_COLOR = "#84b4d6"  # the figure's blue: tab:blue at alpha 0.55 on white
@@ -221,10 +221,7 @@ class ConvArithmeticExplorer(Explorer):
         fig, (a0, a1) = plt.subplots(1, 2, figsize=(8, 4.2), gridspec_kw=dict(width_ratios=[3, 2]),
                                      layout="constrained")
         if not st["valid"]:
-            for a in (a0, a1):
-                a.axis("off")
-            a0.text(0, 0.5, st["message"].replace("<b>", "").replace("</b>", ""), wrap=True, color="tab:red",
-                    fontsize=10, transform=a0.transAxes)
+            draw_message((a0, a1), st["message"])
             return fig
         viz.grid_diagram(st["padded_shape"], ax=a0, shade=st["padding"],
                          highlight=[st["uncovered"], st["footprint"]], colors=("tab:red", "tab:blue"),

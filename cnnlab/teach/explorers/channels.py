@@ -14,7 +14,7 @@ from matplotlib.patches import Rectangle
 
 from ...functional import arithmetic
 from .. import viz
-from ._base import Explorer, slider
+from ._base import Explorer, draw_message, slider
 
 
 def allowed_groups(c_in, c_out):
@@ -148,10 +148,7 @@ class ChannelsExplorer(Explorer):
         """Figure: connection diagram (left) and the dense weight grid (right)."""
         fig, (a0, a1) = plt.subplots(1, 2, figsize=(11, 4.8), gridspec_kw=dict(width_ratios=[2, 3]))
         if not st["valid"]:
-            for a in (a0, a1):
-                a.axis("off")
-            a0.text(0, 0.5, st["message"].replace("<b>", "").replace("</b>", ""), wrap=True, color="tab:red",
-                    fontsize=10, transform=a0.transAxes)
+            draw_message((a0, a1), st["message"])
             return fig
         p = st["params"]
         self._draw_connections(a0, st["mask"], p["groups"])

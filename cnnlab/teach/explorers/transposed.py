@@ -19,7 +19,7 @@ from matplotlib.patches import Rectangle
 from ...functional import arithmetic
 from ...functional.conv import conv_transpose2d
 from .. import viz
-from ._base import Explorer, slider
+from ._base import Explorer, draw_message, slider
 
 
 def transposed_sizes(i, k, stride=1, padding=0, output_padding=0, dilation=1):
@@ -150,10 +150,7 @@ class TransposedConvExplorer(Explorer):
         hatched and the output boxed. An impossible setting shows its message only."""
         fig, (a0, a1) = plt.subplots(1, 2, figsize=(9, 4.6), gridspec_kw=dict(width_ratios=[1, 2.4]))
         if not st["valid"]:
-            for a in (a0, a1):
-                a.axis("off")
-            a0.text(0, 0.5, st["message"].replace("<b>", "").replace("</b>", ""), wrap=True, color="tab:red",
-                    fontsize=10, transform=a0.transAxes)
+            draw_message((a0, a1), st["message"])
             return fig
         i, k, s, p, op, d = st["params"]
         colors = ("tab:blue", "tab:orange")
