@@ -221,10 +221,9 @@ def sgd_step_cases(rng=None):
             for s, (lr, mu, wd) in zip(shapes, settings)]
 
 
-def _sgd(p, g, v, lr, mu, wd, decay=1.0, velocity=True):
-    d = g + decay * wd * p
-    v_new = mu * v + d if velocity else v
-    return p - lr * (v_new if velocity else d + mu * v), v_new
+def _sgd(p, g, v, lr, mu, wd, decay=1.0):
+    v_new = mu * v + g + decay * wd * p   # decay=2: the mistake of differentiating wd * ||p||^2
+    return p - lr * v_new, v_new
 
 
 def check_sgd_step(fn):
