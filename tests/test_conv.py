@@ -151,17 +151,24 @@ def test_conv_transpose_gradcheck(rng, nd):
                          cl.conv_transpose3d_backward][nd - 1], args, kw, rng)
 
 
-def test_batch_layouts_agree(rng, monkeypatch):
-    """Small outputs use the batch-last engine, large ones batch-first: same numbers."""
-    x, w = rng.standard_normal((3, 4, 12, 12)), rng.standard_normal((5, 4, 3, 3))
-    g = rng.standard_normal((3, 5, 10, 10))
+def test_one_sample_chunks_agree_with_one_chunk(rng, monkeypatch):
+    """The batch is processed a cache-sized chunk at a time: chunking never changes the numbers
+    (beyond the order in which the chunks' weight gradients are summed)."""
+    x, w = rng.standard_normal((3, 4, 12, 12)), rng.standard_normal((6, 2, 3, 3))
+    g = rng.standard_normal((3, 6, 12, 12))
+    xt, wt = rng.standard_normal((3, 4, 5, 5)), rng.standard_normal((4, 3, 3, 3))
+    kw = dict(padding=1, groups=2)
+    tk = dict(stride=2, padding=(1, 0), output_padding=1, groups=2)
+    gt = rng.standard_normal(cl.conv_transpose2d(xt, wt, **tk).shape)
     results = []
-    for threshold in (0, 10 ** 9):
-        monkeypatch.setattr("cnnlab.engine.layout.BATCH_LAST_BELOW", threshold)
-        results.append((cl.conv2d(x, w), *cl.conv2d_backward(g, x, w)))
+    for chunk_bytes in (10 ** 9, 1):
+        monkeypatch.setattr("cnnlab.engine.conv.CHUNK_BYTES", chunk_bytes)
+        results.append((cl.conv2d(x, w, **kw), *cl.conv2d_backward(g, x, w, **kw),
+                        cl.conv_transpose2d(xt, wt, **tk), *cl.conv_transpose2d_backward(gt, xt, wt, **tk)))
     terms = conv_terms(x.shape, w.shape, g.shape)
-    for name, a, b in zip(("out",) + GRADS, *results):
-        assert_close(a, b, terms[name], err_msg=name)
+    names = ("out",) + GRADS
+    for name, a, b in zip(names + tuple("transposed " + n for n in names), *results):
+        assert_close(a, b, terms[name.removeprefix("transposed ")] * 4, err_msg=name)
 
 
 @pytest.mark.parametrize("fn,wshape", [(cl.conv2d, (4, 3, 3, 3)), (cl.conv_transpose2d, (3, 4, 3, 3))])
@@ -223,13 +230,13 @@ def test_results_never_alias_scratch_memory(rng):
 
 
 def test_chunked_batches_agree(rng, monkeypatch):
-    """Big batch-last column matrices are built a chunk of samples at a time."""
+    """Big batches are built a chunk of samples at a time; a layer keeps every chunk's columns."""
     x, w = rng.standard_normal((7, 3, 9, 9)), rng.standard_normal((4, 3, 3, 3))
     g = rng.standard_normal((7, 4, 4, 4))
     whole = (cl.conv2d(x, w, stride=2), *cl.conv2d_backward(g, x, w, stride=2))
     monkeypatch.setattr("cnnlab.engine.conv.CHUNK_BYTES", 3 * 9 * 16 * 8 * 2)  # two samples' columns per chunk
     from cnnlab.engine.conv import chunks
-    assert [c.stop - c.start for c in chunks(x, w, (4, 4))] == [1, 2, 2, 2]
+    assert [c.stop - c.start for c in chunks(7, 3 * 9 * 16 * 8)] == [1, 2, 2, 2]
     chunked = (cl.conv2d(x, w, stride=2), *cl.conv2d_backward(g, x, w, stride=2))
     terms = conv_terms(x.shape, w.shape, g.shape)
     for name, a, b in zip(("out",) + GRADS, whole, chunked):
@@ -239,9 +246,10 @@ def test_chunked_batches_agree(rng, monkeypatch):
     layer.params["weight"] = w
     layer.grads["weight"] = np.zeros_like(w)
     assert_close(layer.forward(x), whole[0], terms["out"])
-    assert layer.cache.columns is None  # chunks re-unfold their inputs in backward
+    np.testing.assert_array_equal(layer.cache.columns.reshape(7, 27, 16), cl.im2col(x, 3, stride=2))
     assert_close(layer.backward(g), whole[1], terms["grad_x"])
     assert_close(layer.grads["weight"], whole[2], terms["grad_w"])
+    assert layer.cache.columns is None  # backward frees the saved columns for the next step
 
 
 def test_threads_have_their_own_scratch(rng):

@@ -34,7 +34,8 @@ def test_threads_split_big_batches_and_agree(rng, threads):
     results = {}
     for n in (1, 3):
         cl.set_num_threads(n)
-        assert len(chunks(x, w, (26, 26))) == n  # 4.3 MB of columns: one chunk per thread
+        # 8.7 MB of columns in 1 MiB chunks: 9, rounded up to a multiple of the threads
+        assert len(chunks(64, 2 * 25 * 26 * 26 * 4)) == {1: 9, 3: 9}[n]
         results[n] = (cl.conv2d(x, w), *cl.conv2d_backward(g, x, w))
     terms = conv_terms(x.shape, w.shape, g.shape)
     for name, one, three in zip(("out", "grad_x", "grad_w", "grad_b"), results[1], results[3]):
@@ -53,7 +54,8 @@ def test_same_settings_give_identical_results(rng, threads):
 
 def test_small_problems_and_other_threads_stay_sequential(rng, threads):
     cl.set_num_threads(4)
-    assert len(chunks(np.zeros((64, 1, 8, 8)), np.zeros((2, 1, 3, 3)), (6, 6))) == 1
+    assert len(chunks(64, 32 << 10)) == 2  # 2 MiB: two cache-sized chunks, too little to share out
+    assert len(chunks(64, 2 * 25 * 26 * 26 * 4)) == 12  # 8.7 MB: 9 chunks, rounded up to 3 x 4 threads
     seen = []
     t = threading.Thread(target=lambda: seen.append(parallel.workers()))
     t.start()
@@ -90,7 +92,9 @@ def test_scratch_of_every_thread_is_counted_and_released(rng, threads):
     y = cl.conv2d(x, w, padding=1)
     cl.conv2d_backward(np.ones_like(y), x, w, padding=1)
     held = cl.scratch_nbytes()
-    assert held > 50 << 20  # columns of two chunks of 32 images: tens of MiB
+    # each of the two threads holds one cache-sized chunk's columns and gradient columns
+    # (0.9 MB each for one image here), not the batch's 58 MB
+    assert 3 << 20 < held < 12 << 20
     seen = []
     t = threading.Thread(target=lambda: (cl.conv2d(x[:2], w), seen.append(cl.scratch_nbytes())))
     t.start()

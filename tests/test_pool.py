@@ -42,6 +42,21 @@ def test_max_pool_matches_loops(case):
     taps = int(np.prod(kw["kernel_size"]))  # a cell may win up to k*k overlapping windows
     assert_close(cl.max_pool2d_backward(g, x, **kw), expect, taps)
     assert_close(cl.max_pool2d_backward(g, x, indices=idx, **kw), expect, taps)
+    pooled, winners = cl.max_pool2d_winners(x, **kw)
+    np.testing.assert_array_equal(pooled, out)
+    assert_close(cl.max_pool2d_backward(g, x, winners=winners, **kw), expect, taps)
+
+
+@pytest.mark.parametrize("size", [28, 27])  # 27: floor mode leaves a last row and column outside every tile
+def test_tiled_max_pool_backward_writes_zeros_outside_the_winners(size):
+    x = np.random.default_rng(3).permutation(2 * 3 * size * size).reshape(2, 3, size, size).astype(np.float32)
+    g = np.random.default_rng(4).standard_normal((2, 3, size // 2, size // 2)).astype(np.float32)
+    _, winners = cl.max_pool2d_winners(x, 2)
+    grad = cl.max_pool2d_backward(g, x, 2, winners=winners)
+    assert grad.dtype == np.float32 and grad.shape == x.shape
+    np.testing.assert_array_equal(grad, reference.max_pool2d_backward(g, x, 2))
+    with pytest.raises(ValueError, match="winners must have shape"):
+        cl.max_pool2d_backward(g, x, 2, winners=winners[:1])
 
 
 @given(pool_cases(dilation=False), st.booleans())

@@ -1,6 +1,6 @@
 """Speed only. To read the algorithm, see `cnnlab.reference.conv2d_im2col`
 (im2col + one matrix product); this package adds scratch memory (`scratch`),
-column layouts and a one-copy im2col (`layout`), batch chunks and the GEMM
+a one-copy im2col and a batch-last col2im for small outputs (`layout`), cache-sized batch chunks and the GEMM
 orientations (`conv`), and intra-op threads (`threads`). Every result equals
 the readable tier's within rounding (tests/test_reference.py)."""
 from .conv import ConvCache

@@ -1,16 +1,19 @@
 """The fast N-d convolution behind `cnnlab.conv2d` and its relatives.
 
-To read the algorithm, see `cnnlab.reference.conv2d_im2col`: pad, im2col,
-one matrix product, col2im for the input gradient. This module computes the
-same thing and adds, for speed only:
+To read the algorithm, see `cnnlab.reference.conv2d_im2col`: pad, im2col
+into (N, C*k*k, P) columns, one matrix product per sample, and col2im for
+the input gradient. This module runs exactly that, in the same layout, and
+adds for speed only (each measured in benchmarks/README.md):
 
-* reusable scratch memory for every temporary (`engine.scratch`);
-* the channel-first and batch-last column layouts (`engine.layout`);
-* GEMMs oriented the way OpenBLAS runs them fastest;
-* batch chunks: big batch-last columns are built a cache-sized chunk of the
-  batch at a time, and big enough chunks run side by side on the cores
-  (`engine.threads`);
-* a `ConvCache` in which a layer keeps the forward's columns for its backward.
+* batch chunks: the batch is padded, unfolded and multiplied about
+  CHUNK_BYTES of columns at a time, so that the columns a copy has just
+  written are still in the CPU cache when the matrix product reads them,
+  and the temporaries live in reused scratch memory (`engine.scratch`);
+* one strided copy builds a chunk's columns (`engine.layout.unfold`);
+* big batches spread their chunks over the cores (`engine.threads`);
+* a `ConvCache` in which a layer keeps the forward's columns for its
+  backward, as autograd keeps its saved tensors;
+* the bias is added to each chunk's output while it is still in the cache.
 
 Arguments arrive validated by `cnnlab.functional.conv`: arrays of one
 floating dtype, a `Geometry` (`cnnlab.functional.window`) and `groups`.
@@ -22,24 +25,22 @@ import math
 import numpy as np
 
 from . import threads
-from .layout import batch_first, batch_last, channels_first_shape, channels_first_view, fold, unfold
+from .layout import BATCH_LAST_BELOW, fold, fold_batch_last, unfold
 from .scratch import Scratch, in_scratch, scratch
 
-# Batch-last columns bigger than this are built and consumed a chunk of
-# samples at a time: columns that stay in the CPU cache copy and multiply faster.
-CHUNK_BYTES = 4 << 20
-# Columns are also split into one chunk per thread if every chunk still holds
-# this much; smaller shares do not pay for the threads' overhead.
-PARALLEL_CHUNK_BYTES = 2 << 20
+# A chunk of the batch holds about this many bytes of columns: small enough
+# to stay in a core's cache between the copy that writes them and the GEMM.
+CHUNK_BYTES = 1 << 20
+# Below this many bytes of columns in all, threads do not pay for themselves.
+PARALLEL_BYTES = 8 << 20
 
 
 class ConvCache:
     """Memory a layer owns for its convolution: `conv2d(..., cache=c)` leaves
     the im2col columns of its input here, and `conv2d_backward(..., cache=c)`
     reads them instead of unfolding the input again, as autograd keeps its
-    saved tensors. The memory is reused every step (same sizes); it holds one
-    call's columns at a time, and only when the batch went in one chunk
-    (re-unfolding a chunk is cheaper than reading columns evicted from the cache)."""
+    saved tensors. The memory is reused every step (same sizes) and holds one
+    call's columns at a time."""
 
     def __init__(self):
         self._memory = Scratch()
@@ -60,59 +61,108 @@ class ConvCache:
         return self._memory.nbytes
 
 
-# --- building blocks -------------------------------------------------------------
-
-def _correlate(xp, weight, geo, groups, memory, out):
-    """Padded input (N, C, *S) correlated with weight (C_out, C/g, *k), written
-    into `out` (N, C_out, *o). Returns the columns (in the Scratch `memory`)."""
-    n, last = xp.shape[0], batch_last(geo.out_size)
-    cols = unfold(xp, geo, last, memory)
-    col_matrix = cols.reshape(groups, -1, n * math.prod(geo.out_size))
-    rows = weight.shape[0] // groups
-    result = np.matmul(weight.reshape(groups, rows, -1), col_matrix,
-                       out=scratch("gemm").get((groups, rows, col_matrix.shape[-1]), cols.dtype))
-    batch_first(result.reshape(channels_first_shape(weight.shape[0], n, geo.out_size, last)), last, out)
-    return cols
-
-
-def _grad_matrix(grad, groups, out_size):
-    """grad (N, C_out, *o) as the (groups, C_out/groups, N*P) GEMM operand, in
-    the layout `unfold` uses for that output size."""
-    view = channels_first_view(grad, batch_last(out_size))
-    return in_scratch(view, "grad").reshape(groups, grad.shape[1] // groups, -1)
-
-
-def _correlate_adjoint(grad_matrix, weight, geo, padded_shape, groups, out=None):
-    """Adjoint of `_correlate` in its input: the (groups, C_out/g, N*P) gradient
-    matrix -> (N, C, *padded_shape), new or written into `out`."""
-    n, cin = padded_shape[0], weight.shape[1] * groups
-    weight_t = weight.reshape(groups, grad_matrix.shape[1], -1).swapaxes(1, 2)
-    grad_cols = np.matmul(weight_t, grad_matrix, out=scratch("grad_cols").get(
-        (groups, weight_t.shape[1], grad_matrix.shape[2]), grad_matrix.dtype))
-    last = batch_last(geo.out_size)
-    cols = grad_cols.reshape(cin, *geo.kernel, *channels_first_shape(cin, n, geo.out_size, last)[1:])
-    return fold(cols, padded_shape, geo, last, out)
-
-
-def _weight_grad(cols, grad_matrix, weight_shape):
-    """Gradient of `_correlate` in its weight: the sum over batch and positions
-    of the gradient times the input windows."""
-    groups = grad_matrix.shape[0]
-    # (K, P) @ (P, C_out) runs 2-3x faster in OpenBLAS than (C_out, P) @ (P, K)
-    # for these long-and-thin shapes; the small result is transposed afterwards.
-    grad_w = np.matmul(cols.reshape(groups, -1, grad_matrix.shape[-1]), grad_matrix.swapaxes(1, 2))
-    return grad_w.swapaxes(1, 2).reshape(weight_shape)
-
-
-def chunks(x, weight, out_size):
-    """Slices of the batch that are processed together."""
-    n = x.shape[0]
-    cols_bytes = n * x.shape[1] * math.prod(weight.shape[2:]) * math.prod(out_size) * x.itemsize
-    count = -(-cols_bytes // CHUNK_BYTES) if batch_last(out_size) else 1
-    count = max(count, min(threads.workers(), cols_bytes // PARALLEL_CHUNK_BYTES))
+def chunks(n, sample_bytes):
+    """Slices of the batch (n samples of `sample_bytes` of columns each) that
+    are processed together: about CHUNK_BYTES each, and a multiple of the
+    thread count when the whole is big enough to share out."""
+    count = -(-n * sample_bytes // CHUNK_BYTES)
+    workers = threads.workers()
+    if workers > 1 and n * sample_bytes >= PARALLEL_BYTES:
+        count = -(-count // workers) * workers
     count = max(1, min(n, count))
     bounds = [n * i // count for i in range(count + 1)]
     return [slice(lo, hi) for lo, hi in zip(bounds, bounds[1:])]
+
+
+def _over_chunks(fn, n, sample_bytes):
+    """[fn(c) for c in chunks(n, sample_bytes)], on the thread pool only when
+    the batch holds PARALLEL_BYTES of columns: below that, handing the chunks
+    to threads (and holding OpenBLAS to one thread meanwhile) costs more than
+    it saves (LeNet's C3 at N=64: 3.9 ms forward+backward on the pool, ~2.5 ms
+    without; benchmarks/README.md)."""
+    parts = chunks(n, sample_bytes)
+    if n * sample_bytes < PARALLEL_BYTES:
+        return [fn(c) for c in parts]
+    return threads.map_chunks(fn, parts)
+
+
+def _padded(x, geo, name):
+    """x (m, C, *S) with its zero padding, in the scratch memory `name` (x itself if unpadded)."""
+    if not any(lo or hi for lo, hi in geo.pads):
+        return x
+    xp = scratch(name).get((*x.shape[:2], *geo.padded_size(x.shape[2:])), x.dtype)
+    xp.fill(0)
+    np.copyto(geo.crop(xp), x)
+    return xp
+
+
+def _col_shape(channels, geo):
+    return (channels, *geo.kernel, *geo.out_size)
+
+
+def _sample_bytes(channels, geo, dtype):
+    return math.prod(_col_shape(channels, geo)) * np.dtype(dtype).itemsize
+
+
+# --- building blocks (one chunk of the batch) ------------------------------------
+
+def _correlate(x, weight, bias, geo, groups, cols, out):
+    """x (m, C, *S) correlated with weight (C_out, C/g, *k), plus bias, into
+    `out` (m, C_out, *o); its columns are written into `cols` (m, C, *k, *o)."""
+    m, p = x.shape[0], math.prod(geo.out_size)
+    unfold(_padded(x, geo, "padded"), geo, cols)
+    w = weight.reshape(groups, weight.shape[0] // groups, -1)
+    y = out.reshape(m, groups, -1, p)
+    np.matmul(w, cols.reshape(m, groups, -1, p), out=y)
+    if bias is not None:
+        y += bias.reshape(groups, -1, 1)
+    return cols
+
+
+def _correlate_adjoint(grad, weight, geo, groups, out):
+    """Adjoint of `_correlate` in its input: grad (m, C_out, *o) -> `out`
+    (m, C, *S), the unpadded input's shape: W^T @ grad, then col2im."""
+    m, p = grad.shape[0], math.prod(geo.out_size)
+    channels = weight.shape[1] * groups
+    w_t = weight.reshape(groups, weight.shape[0] // groups, -1).swapaxes(1, 2)
+    padded = (m, channels, *geo.padded_size(out.shape[2:]))
+    if _batch_last(geo):  # the same products with the batch axis last (see engine.layout)
+        g = in_scratch(np.moveaxis(grad, 0, -1), "grad").reshape(groups, -1, p * m)
+        cols = np.matmul(w_t, g, out=scratch("grad_cols").get((groups, w_t.shape[1], p * m), grad.dtype))
+        acc = fold_batch_last(cols.reshape(channels, *geo.kernel, *geo.out_size, m), geo,
+                              scratch("fold").get((*padded[1:], m), grad.dtype))
+        np.copyto(out, geo.crop(np.moveaxis(acc, -1, 0)))
+        return out
+    cols = np.matmul(w_t, grad.reshape(m, groups, -1, p),
+                     out=scratch("grad_cols").get((m, groups, w_t.shape[1], p), grad.dtype))
+    cols = cols.reshape(m, *_col_shape(channels, geo))
+    if padded[2:] == out.shape[2:]:
+        return fold(cols, geo, out)
+    np.copyto(out, geo.crop(fold(cols, geo, scratch("fold").get(padded, grad.dtype))))
+    return out
+
+
+def _weight_grad(cols, grad, groups):
+    """Gradient of `_correlate` in its weight, summed over the chunk: for every
+    sample, columns (K, P) @ grad^T (P, C_out/g); returns (groups, K, C_out/g).
+    This orientation runs faster in OpenBLAS than grad @ columns^T for these
+    long-and-thin matrices."""
+    m, p = grad.shape[0], math.prod(grad.shape[2:])
+    g = grad.reshape(m, groups, -1, p).swapaxes(2, 3)
+    return np.matmul(cols.reshape(m, groups, -1, p), g).sum(axis=0)
+
+
+def _as_weight(grad_w, weight_shape):
+    """(groups, K, C_out/g) summed weight gradient -> weight_shape (C_out, C/g, *k)."""
+    return grad_w.swapaxes(1, 2).reshape(weight_shape)
+
+
+def _sum(parts):
+    return sum(parts[1:], parts[0])
+
+
+def _batch_last(geo):
+    return math.prod(geo.out_size) < BATCH_LAST_BELOW
 
 
 def _key(x, weight, geo, groups):
@@ -123,49 +173,39 @@ def _key(x, weight, geo, groups):
 
 def conv(x, weight, bias, geo, groups, cache=None):
     """out (N, C_out, *o) = x (N, C, *S) correlated with weight, plus bias."""
-    xp, parts = geo.pad(x), chunks(x, weight, geo.out_size)
-    out = np.empty((x.shape[0], weight.shape[0], *geo.out_size), x.dtype)
-    keep = cache is not None and len(parts) == 1
-    memory = cache._memory if keep else None
+    n, shape = x.shape[0], _col_shape(x.shape[1], geo)
+    out = np.empty((n, weight.shape[0], *geo.out_size), x.dtype)
+    kept = cache._memory.get((n, *shape), x.dtype) if cache is not None else None
 
     def part(c):
-        return _correlate(xp[c], weight, geo, groups, memory or scratch("cols"), out[c])
+        cols = kept[c] if kept is not None else scratch("cols").get((c.stop - c.start, *shape), x.dtype)
+        _correlate(x[c], weight, bias, geo, groups, cols, out[c])
 
-    cols = threads.map_chunks(part, parts)[0]
-    if keep:
-        cache._store(cols, _key(x, weight, geo, groups))
-    elif cache is not None:
-        cache.clear()
-    if bias is not None:
-        out += bias.reshape(-1, *(1,) * len(geo.kernel))
+    _over_chunks(part, n, _sample_bytes(x.shape[1], geo, x.dtype))
+    if cache is not None:
+        cache._store(kept, _key(x, weight, geo, groups))
     return out
 
 
 def conv_backward(grad_out, x, weight, geo, groups, mask, cache=None):
     """(grad_x, grad_weight, grad_bias) of `conv`, None where `mask` says so."""
     want_x, want_w, want_b = mask
-    parts = chunks(x, weight, geo.out_size)
-    saved = cache._lookup(_key(x, weight, geo, groups)) if cache is not None and len(parts) == 1 else None
-    xp = geo.pad(x) if want_w and saved is None else None
-    padded = geo.padded_size(x.shape[2:])
+    n, shape = x.shape[0], _col_shape(x.shape[1], geo)
+    saved = cache._lookup(_key(x, weight, geo, groups)) if cache is not None else None
     grad_x = np.empty_like(x) if want_x else None
 
-    def part(c):
-        grad_matrix, grad_w = _grad_matrix(grad_out[c], groups, geo.out_size), None
-        if want_w:
-            last = batch_last(geo.out_size)
-            cols = saved if saved is not None else unfold(xp[c], geo, last, scratch("cols"))
-            grad_w = _weight_grad(cols, grad_matrix, weight.shape)
-        if want_x and padded == x.shape[2:]:
-            _correlate_adjoint(grad_matrix, weight, geo, (c.stop - c.start, x.shape[1], *padded), groups,
-                               out=grad_x[c])
-        elif want_x:
-            grad_x[c] = geo.crop(_correlate_adjoint(grad_matrix, weight, geo,
-                                                    (c.stop - c.start, x.shape[1], *padded), groups))
-        return grad_w
+    def weight_part(c):
+        cols = saved[c] if saved is not None else unfold(
+            _padded(x[c], geo, "padded"), geo, scratch("cols").get((c.stop - c.start, *shape), x.dtype))
+        return _weight_grad(cols, grad_out[c], groups)
 
-    grad_ws = threads.map_chunks(part, parts) if (want_x or want_w) else []
-    grad_w = sum(grad_ws[1:], grad_ws[0]) if want_w else None
+    def input_part(c):
+        _correlate_adjoint(grad_out[c], weight, geo, groups, grad_x[c])
+
+    sample = _sample_bytes(x.shape[1], geo, x.dtype)
+    grad_w = _as_weight(_sum(_over_chunks(weight_part, n, sample)), weight.shape) if want_w else None
+    if want_x:  # batch-last folds run faster on longer runs: chunks 4x bigger
+        _over_chunks(input_part, n, sample // 4 if _batch_last(geo) else sample)
     grad_b = grad_out.sum(axis=(0, *range(2, grad_out.ndim))) if want_b else None
     if cache is not None:
         cache.clear()
@@ -174,16 +214,20 @@ def conv_backward(grad_out, x, weight, geo, groups, mask, cache=None):
 
 # --- transposed convolution --------------------------------------------------------
 # `geo` describes the convolution whose adjoint this is: from the transposed
-# convolution's output (padded by geo.pads) to its input.
+# convolution's output (padded by geo.pads) to its input. The transposed
+# convolution's weight (C_in, C_out/g, *k) is that convolution's weight.
 
 def conv_transpose(x, weight, bias, geo, groups, out_size):
     """out (N, C_out, *out_size): the adjoint of `conv` applied to x (N, C_in, *S)."""
-    padded = geo.padded_size(out_size)
-    grad_matrix = _grad_matrix(x, groups, geo.out_size)
-    full = _correlate_adjoint(grad_matrix, weight, geo, (x.shape[0], weight.shape[1] * groups, *padded), groups)
-    out = np.ascontiguousarray(geo.crop(full))
-    if bias is not None:
-        out += bias.reshape(-1, *(1,) * len(geo.kernel))
+    n, channels = x.shape[0], weight.shape[1] * groups
+    out = np.empty((n, channels, *out_size), x.dtype)
+
+    def part(c):
+        _correlate_adjoint(x[c], weight, geo, groups, out[c])
+        if bias is not None:
+            out[c] += bias.reshape(-1, *(1,) * len(geo.kernel))
+
+    _over_chunks(part, n, _sample_bytes(channels, geo, x.dtype))
     return out
 
 
@@ -192,12 +236,16 @@ def conv_transpose_backward(grad_out, x, weight, geo, groups, mask):
     is the convolution it is the adjoint of, applied to grad_out, and its weight
     gradient swaps the roles of input and gradient."""
     want_x, want_w, want_b = mask
-    grad_x = grad_w = None
-    if want_x or want_w:
-        grad_x = np.empty_like(x)
-        cols = _correlate(geo.pad(grad_out), weight, geo, groups, scratch("cols"), grad_x)
-        if want_w:
-            grad_w = _weight_grad(cols, _grad_matrix(x, groups, geo.out_size), weight.shape)
-        grad_x = grad_x if want_x else None
+    n, shape = x.shape[0], _col_shape(grad_out.shape[1], geo)
+    grad_x = np.empty_like(x)
+
+    def part(c):
+        cols = scratch("cols").get((c.stop - c.start, *shape), x.dtype)
+        _correlate(grad_out[c], weight, None, geo, groups, cols, grad_x[c])
+        return _weight_grad(cols, x[c], groups) if want_w else None
+
+    grad_ws = _over_chunks(part, n, _sample_bytes(grad_out.shape[1], geo, x.dtype)) \
+        if (want_x or want_w) else []
+    grad_w = _as_weight(_sum(grad_ws), weight.shape) if want_w else None
     grad_b = grad_out.sum(axis=(0, *range(2, grad_out.ndim))) if want_b else None
-    return grad_x, grad_w, grad_b
+    return grad_x if want_x else None, grad_w, grad_b

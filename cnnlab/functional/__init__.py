@@ -19,7 +19,7 @@ from .losses import (cross_entropy, cross_entropy_backward, log_softmax, log_sof
 from .norm import batch_norm2d, batch_norm2d_backward
 from .pool import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward, adaptive_max_pool2d, adaptive_max_pool2d_backward,
                    avg_pool2d, avg_pool2d_backward, global_avg_pool2d, global_avg_pool2d_backward, max_pool2d,
-                   max_pool2d_backward, max_unpool2d, max_unpool2d_backward, spatial_pyramid_pool,
+                   max_pool2d_backward, max_pool2d_winners, max_unpool2d, max_unpool2d_backward, spatial_pyramid_pool,
                    spatial_pyramid_pool_backward)
 from .unfold import col2im, fold, im2col, unfold
 
@@ -32,6 +32,6 @@ __all__ = ["ACTIVATIONS", "elu", "elu_grad", "lecun_tanh", "lecun_tanh_grad", "l
            "mse_backward", "mse_loss", "softmax", "softmax_backward", "adaptive_avg_pool2d",
            "adaptive_avg_pool2d_backward", "adaptive_max_pool2d", "adaptive_max_pool2d_backward",
            "avg_pool2d", "avg_pool2d_backward", "global_avg_pool2d", "global_avg_pool2d_backward",
-           "max_pool2d", "max_pool2d_backward", "spatial_pyramid_pool", "spatial_pyramid_pool_backward",
-           "col2im", "fold", "im2col", "unfold", "batch_norm2d", "batch_norm2d_backward", "max_unpool2d",
-           "max_unpool2d_backward"]
+           "max_pool2d", "max_pool2d_backward", "max_pool2d_winners", "spatial_pyramid_pool",
+           "spatial_pyramid_pool_backward", "col2im", "fold", "im2col", "unfold", "batch_norm2d",
+           "batch_norm2d_backward", "max_unpool2d", "max_unpool2d_backward"]

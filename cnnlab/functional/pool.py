@@ -3,8 +3,10 @@
 Window pooling loops over the kH*kW kernel taps only; each tap is one strided
 slice of the padded batch, so every pixel of every image is handled by NumPy
 (`cnnlab.reference.max_pool2d` is the plain-loop version). Two tricks: when
-the windows tile the input, the taps are views of one reshape; the running
-argmax is a branch-free select instead of masked writes.
+the windows tile the input, the taps are views of one reshape (and the
+backward writes each tap's share instead of adding it); the running argmax
+is a branch-free select instead of masked writes, kept as the winning tap
+(`max_pool2d_winners`) rather than as flat indices.
 Arguments and output sizes follow `torch.nn.functional` (floor or ceil mode,
 count_include_pad). Pooling has no parameters, so each backward returns only
 grad_x.
@@ -88,12 +90,13 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
 
 
 def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-                        indices=None):
+                        indices=None, winners=None):
     """Gradient of `max_pool2d` given grad_out (N, C, H_out, W_out): each
     output's gradient goes to the input cell that won its window (the argmax);
     every other cell gets zero, and cells that win several overlapping windows
     collect the sum. Pass the forward's `indices` (return_indices=True) to
-    skip recomputing the argmax. Returns grad_x (N, C, H, W). Notebook 05, section 2.
+    skip recomputing the argmax, or its `winners` (`max_pool2d_winners`).
+    Returns grad_x (N, C, H, W). Notebook 05, section 2.
 
     >>> x = np.array([[[[1., 3], [4, 2]]]])
     >>> max_pool2d_backward(np.array([[[[10.]]]]), x, 2)
@@ -104,10 +107,31 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, dilati
     geo = _geometry(x, kernel_size, stride, padding, dilation, ceil_mode)
     if indices is not None:
         return _scatter_indices(grad_out, x, indices, geo)
-    _, arg = _max_taps(x, geo)
+    if winners is None:
+        _, winners = _max_taps(x, geo)
     grad_out = as_array(grad_out, "grad_out", 4).astype(x.dtype, copy=False)
-    check_shape(grad_out, arg.shape, "grad_out")
-    return _spread(lambda t: grad_out * (arg == t), x.shape, geo)
+    check_shape(grad_out, (*x.shape[:2], *geo.out_size), "grad_out")
+    check_shape(np.asarray(winners), grad_out.shape, "winners")
+    if not geo.tiles:
+        return _spread(lambda t: grad_out * (winners == t), x.shape, geo)
+    grad = np.zeros_like(x)  # cells outside every tile (odd sizes in floor mode) stay zero
+    for t, view in _tap_views(grad, geo):  # tiles never overlap: write each tap's share, no adds
+        np.multiply(grad_out, winners == t, out=view)
+    return grad
+
+
+def max_pool2d_winners(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """`max_pool2d` and, per output cell, the tap of its window that won
+    (int8, row-major within the window, the first on ties): what a layer keeps
+    for `max_pool2d_backward(..., winners=...)`. A fraction of the size of
+    the flat indices, and cheaper to make and to route the gradient with.
+    Notebook 05, section 2.
+
+    >>> max_pool2d_winners(np.array([[[[1., 3], [4, 2]]]]), 2)[1]
+    array([[[[2]]]], dtype=int8)
+    """
+    x = as_array(x, "input", 4)
+    return _max_taps(x, _geometry(x, kernel_size, stride, padding, dilation, ceil_mode))
 
 
 def _scatter_indices(grad_out, x, indices, geo):

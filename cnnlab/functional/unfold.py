@@ -13,7 +13,6 @@ import numpy as np
 
 from .._checks import as_array, ntuple
 from ..engine import layout
-from ..engine.scratch import Scratch
 from .window import window_geometry
 
 
@@ -33,9 +32,8 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
     """
     x = as_array(x, "input", 4)
     geo = window_geometry(x.shape[2:], kernel_size, stride, padding, dilation)
-    cols = layout.unfold(geo.pad(x), geo, False, Scratch())
     n, c = x.shape[:2]
-    return np.ascontiguousarray(cols.reshape(c * geo.kernel[0] * geo.kernel[1], n, -1).swapaxes(0, 1))
+    return np.ascontiguousarray(layout.windows(geo.pad(x), geo)).reshape(n, c * geo.kernel[0] * geo.kernel[1], -1)
 
 
 def col2im(cols, output_size, kernel_size, stride=1, padding=0, dilation=1):
@@ -60,8 +58,8 @@ def col2im(cols, output_size, kernel_size, stride=1, padding=0, dilation=1):
         raise ValueError(f"cols shape {cols.shape} does not match kernel_size={geo.kernel} and "
                          f"{geo.out_size[0]}x{geo.out_size[1]}={positions} windows")
     c = rows // taps
-    cols6 = cols.swapaxes(0, 1).reshape(c, *geo.kernel, n, *geo.out_size)
-    out = layout.fold(cols6, (n, c, *geo.padded_size(size)), geo, False)
+    out = np.empty((n, c, *geo.padded_size(size)), cols.dtype)
+    layout.fold(cols.reshape(n, c, *geo.kernel, *geo.out_size), geo, out)
     return np.ascontiguousarray(geo.crop(out))
 
 

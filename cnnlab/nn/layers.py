@@ -24,7 +24,7 @@ from ..functional import arithmetic
 from ..functional.activations import ACTIVATIONS
 from ..functional.conv import conv2d, conv2d_backward, conv_transpose2d, conv_transpose2d_backward
 from ..functional.losses import cross_entropy, cross_entropy_backward, softmax
-from ..functional.pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
+from ..functional.pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward, max_pool2d_winners
 
 
 def _uniform(rng, shape, fan_in, dtype):
@@ -205,8 +205,8 @@ class SparseConv2d(Conv2d):
 
 
 class MaxPool2d(Layer):
-    """Max pooling: (N, C, H, W) -> (N, C, H_out, W_out); the argmax indices
-    of the forward are reused in backward. Arguments as `cnnlab.max_pool2d`.
+    """Max pooling: (N, C, H, W) -> (N, C, H_out, W_out); the winning tap of
+    every window in the forward is reused in backward. Arguments as `cnnlab.max_pool2d`.
 
     >>> MaxPool2d(2)(np.zeros((1, 6, 28, 28))).shape
     (1, 6, 14, 14)
@@ -218,11 +218,17 @@ class MaxPool2d(Layer):
 
     def forward(self, x):
         self.x = x
-        out, self.indices = max_pool2d(x, return_indices=True, **self.conf)
+        out, self.winners = max_pool2d_winners(x, **self.conf)
         return out
 
     def backward(self, grad, input_grad=True):
-        return max_pool2d_backward(grad, self.x, indices=self.indices, **self.conf) if input_grad else None
+        return max_pool2d_backward(grad, self.x, winners=self.winners, **self.conf) if input_grad else None
+
+    @property
+    def indices(self):
+        """The flat H*W argmax of the last forward, as `max_pool2d(..., return_indices=True)`
+        (for `MaxUnpool2d`; made on demand, training needs only the winners)."""
+        return max_pool2d(self.x, return_indices=True, **self.conf)[1]
 
     def summary_row(self, in_shape, out_shape):
         k = ntuple(self.conf["kernel_size"], 2, "kernel_size")
@@ -351,7 +357,10 @@ class Activation(Layer):
         return self.f(x, **self.kwargs).astype(x.dtype, copy=False)
 
     def backward(self, grad, input_grad=True):
-        return grad * self.df(self.x, **self.kwargs).astype(grad.dtype, copy=False) if input_grad else None
+        if not input_grad:
+            return None
+        d = self.df(self.x, **self.kwargs).astype(grad.dtype, copy=False)
+        return np.multiply(d, grad, out=d)  # the derivative is a fresh array: reuse it, one temporary less
 
     def __repr__(self):
         return f"Activation({self.name})"
