@@ -154,51 +154,90 @@ def other_cases(n):
             tx = _t(xp, True)
             getattr(F, tfn)(tx, 2).backward(_t(gp))
 
-        yield (f"{name} 2x2 fwd+bwd 6x28x28", n, lambda fwd=fwd, bwd=bwd: (fwd(xp, 2), bwd(gp, xp, 2)),
+        yield (f"{name} 2x2 fwd+bwd stateless 6x28x28", n, lambda fwd=fwd, bwd=bwd: (fwd(xp, 2), bwd(gp, xp, 2)),
                torch and tf_p, None, None, None)
+        if name == "max_pool2d":  # as layers.MaxPool2d runs it: the winning taps kept, as autograd keeps indices
+            yield (f"{name} 2x2 fwd+bwd 6x28x28", n,
+                   lambda: cl.max_pool2d_backward(gp, xp, 2, winners=cl.max_pool2d_winners(xp, 2)[1]),
+                   torch and tf_p, None, None, None)
 
 
-def lenet_epoch(batch_size=64, limit=None):
-    """Seconds for one SGD-momentum epoch of LeNet-5 on MNIST: cnnlab vs the
-    same network in PyTorch; plus cnnlab's peak traced memory (MiB) while
-    training (the images themselves excluded)."""
+def _lenet_pair():
+    """LeNet-5 in cnnlab and the same network in PyTorch (None without torch), each with SGD momentum."""
+    from cnnlab.nn import models, optim
+    model = models.lenet5(rng=np.random.default_rng(0))
+    opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    if torch is None:
+        return (model, opt), None
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 6, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(6, 16, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
+        torch.nn.Linear(400, 120), torch.nn.ReLU(), torch.nn.Linear(120, 84), torch.nn.ReLU(),
+        torch.nn.Linear(84, 10))
+    return (model, opt), (net, torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9))
+
+
+def _mnist(limit):
     from cnnlab import data
-    from cnnlab.nn import models, optim, train
     images, labels = data.load_mnist("train")
     if limit:
         images, labels = images[:limit], labels[:limit]
-    x = data.pad_to_32(data.to_float(images))
+    return data.pad_to_32(data.to_float(images)), labels
 
-    def epoch(n):
-        model = models.lenet5(rng=np.random.default_rng(0))
-        opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-        train.fit(model, opt, (x[:n], labels[:n]), epochs=1, batch_size=batch_size, seed=0, progress=False)
 
-    t = time.perf_counter()
-    epoch(len(x))
-    ours = time.perf_counter() - t
-    # memory in a separate, shorter run: tracing every allocation slows the loop down
-    tracemalloc.start()
-    epoch(100 * batch_size)
-    peak = tracemalloc.get_traced_memory()[1] / 2 ** 20
-    tracemalloc.stop()
-    theirs = None
-    if torch is not None:
-        torch.manual_seed(0)
-        net = torch.nn.Sequential(
-            torch.nn.Conv2d(1, 6, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-            torch.nn.Conv2d(6, 16, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
-            torch.nn.Linear(400, 120), torch.nn.ReLU(), torch.nn.Linear(120, 84), torch.nn.ReLU(),
-            torch.nn.Linear(84, 10))
-        topt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
-        tx, ty = torch.tensor(x), torch.tensor(labels)
+def lenet_epoch(batch_size=64, limit=None, segments=6):
+    """One SGD-momentum epoch of LeNet-5 on MNIST, cnnlab against the same
+    network in PyTorch, as dict(cnnlab_s, torch_s, ratio, segment_ratios).
+
+    The epoch is cut into `segments` parts of the shuffled data; cnnlab trains
+    on part i, then PyTorch does: a drifting machine slows both alike, and the
+    ratio is the median of the per-part ratios (the totals are sums)."""
+    from cnnlab.nn import train
+    x, labels = _mnist(limit)
+    (model, opt), theirs = _lenet_pair()
+    parts = np.array_split(np.random.default_rng(0).permutation(len(x)), segments)
+    ours_s, theirs_s = [], []
+    for i, idx in enumerate(parts):
         t = time.perf_counter()
-        for i in torch.randperm(len(tx)).split(batch_size):
-            topt.zero_grad()
-            F.cross_entropy(net(tx[i]), ty[i]).backward()
-            topt.step()
-        theirs = time.perf_counter() - t
-    return ours, theirs, peak
+        train.fit(model, opt, (x[idx], labels[idx]), epochs=1, batch_size=batch_size, seed=i, progress=False)
+        ours_s.append(time.perf_counter() - t)
+        if theirs is not None:
+            net, topt = theirs
+            tx, ty = torch.tensor(x[idx]), torch.tensor(labels[idx])
+            t = time.perf_counter()
+            for batch in torch.randperm(len(tx)).split(batch_size):
+                topt.zero_grad()
+                F.cross_entropy(net(tx[batch]), ty[batch]).backward()
+                topt.step()
+            theirs_s.append(time.perf_counter() - t)
+    ratios = [a / b for a, b in zip(ours_s, theirs_s)]
+    return dict(images=len(x), cnnlab_s=sum(ours_s), torch_s=sum(theirs_s) if theirs_s else None,
+                ratio=float(np.median(ratios)) if ratios else None, segment_ratios=ratios)
+
+
+def lenet_memory(epochs=3, batches=100, batch_size=64):
+    """Memory of LeNet-5 training in cnnlab over `epochs` short epochs (`batches`
+    batches each): per epoch, the peak traced while training (the images
+    excluded), the engine's scratch held afterwards (`cl.scratch_nbytes()`)
+    and the columns the conv layers keep (`ConvCache.nbytes`), all in MiB.
+    Equal numbers from epoch to epoch mean no growth."""
+    from cnnlab.nn import train
+    x, labels = _mnist(batches * batch_size)
+    (model, opt), _ = _lenet_pair()
+    report = {"peak_mib": [], "scratch_mib": [], "conv_cache_mib": []}
+    cl.release_scratch()  # count LeNet's scratch only, not what the benchmark rows before left behind
+    tracemalloc.start()
+    for epoch in range(epochs):
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        train.fit(model, opt, (x, labels), epochs=1, batch_size=batch_size, seed=epoch, progress=False)
+        report["peak_mib"].append((tracemalloc.get_traced_memory()[1] - before) / 2 ** 20)
+        report["scratch_mib"].append(cl.scratch_nbytes() / 2 ** 20)
+        report["conv_cache_mib"].append(sum(layer.cache.nbytes for _, layer in model.layers
+                                            if hasattr(layer, "cache")) / 2 ** 20)
+    tracemalloc.stop()
+    return report
 
 
 def run(quick=False, epoch=True, min_seconds=0.5, rounds=7):
@@ -229,9 +268,8 @@ def run(quick=False, epoch=True, min_seconds=0.5, rounds=7):
         print(_row(rows[-1]), flush=True)
     result = dict(machine=_machine(), gemm_gflops=peak, rows=rows)
     if epoch:
-        ours, theirs, mem = lenet_epoch(limit=6000 if quick else None)
-        result["lenet5_epoch"] = dict(images=6000 if quick else 60000, cnnlab_s=ours, torch_s=theirs,
-                                      ratio=theirs and ours / theirs, cnnlab_peak_mib=mem)
+        result["lenet5_epoch"] = lenet_epoch(limit=6000 if quick else None)
+        result["lenet5_memory"] = lenet_memory(batches=20 if quick else 100)
     return result
 
 
@@ -261,11 +299,18 @@ def markdown(result):
     lines = [f"Measured on {m['platform']} ({m['processor']}, {m['cpus']} CPUs), NumPy {m['numpy']}, "
              f"PyTorch {m['torch'] or 'not installed'}; float32 GEMM ceiling {result['gemm_gflops']:.0f} GFLOP/s.",
              "", HEADER] + [_row(r) for r in result["rows"]]
-    e = result.get("lenet5_epoch")
+    e, m = result.get("lenet5_epoch"), result.get("lenet5_memory")
     if e:
-        lines += ["", f"LeNet-5, one epoch of {e['images']:,} MNIST images (batch 64, SGD momentum): "
-                      f"cnnlab {e['cnnlab_s']:.1f} s, PyTorch {_fmt(e['torch_s'], '.1f')} s, "
-                      f"ratio {_fmt(e['ratio'], '.2f')}; cnnlab peak traced memory {e['cnnlab_peak_mib']:.0f} MiB."]
+        lines += ["", f"LeNet-5, one epoch of {e['images']:,} MNIST images (batch 64, SGD momentum), in "
+                      f"{len(e['segment_ratios']) or 'one'} interleaved parts: cnnlab {e['cnnlab_s']:.1f} s, "
+                      f"PyTorch {_fmt(e['torch_s'], '.1f')} s, ratio {_fmt(e['ratio'], '.2f')} (median over the "
+                      f"parts: {', '.join(f'{r:.2f}' for r in e['segment_ratios'])})."]
+    if m:
+        def mib(values):
+            return " / ".join(f"{v:.1f}" for v in values)
+        lines += ["", f"cnnlab memory over {len(m['peak_mib'])} short epochs: peak traced while training "
+                      f"{mib(m['peak_mib'])} MiB, engine scratch held afterwards (`scratch_nbytes()`) "
+                      f"{mib(m['scratch_mib'])} MiB, columns kept by the conv layers {mib(m['conv_cache_mib'])} MiB."]
     return "\n".join(lines) + "\n"
 
 

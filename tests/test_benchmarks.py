@@ -29,3 +29,19 @@ def test_interleaved_times_take_turns():
     assert times.shape == (2, 2) and np.all(times >= 0)
     # each block: one settling call and three timed ones, blocks alternating a, b, a, b
     assert "".join(calls) == "aaaabbbbaaaabbbb"
+
+
+def test_lenet_epoch_and_memory_report(monkeypatch):
+    """The epoch is timed in interleaved parts; memory is reported per epoch, and does not grow."""
+    monkeypatch.setattr(bench, "_mnist", lambda limit: (np.random.default_rng(0).random((256, 1, 32, 32),
+                                                                                        dtype=np.float32),
+                                                         np.arange(256) % 10))
+    e = bench.lenet_epoch(segments=2)
+    assert e["images"] == 256 and e["cnnlab_s"] > 0
+    assert len(e["segment_ratios"]) == (2 if bench.torch is not None else 0)
+    m = bench.lenet_memory(epochs=3, batches=2)
+    assert len(m["peak_mib"]) == 3 and all(v > 0 for v in m["peak_mib"])
+    assert m["scratch_mib"][1] == m["scratch_mib"][2] and m["conv_cache_mib"][1] == m["conv_cache_mib"][2]
+    text = bench.markdown({"machine": bench._machine(), "gemm_gflops": 1.0, "rows": [],
+                           "lenet5_epoch": e, "lenet5_memory": m})
+    assert "interleaved parts" in text and "scratch_nbytes()" in text

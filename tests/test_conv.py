@@ -70,6 +70,38 @@ def test_conv_transpose2d_matches_scatter_add(case):
         assert_close(ours, loops, terms[name], err_msg=name)
 
 
+@pytest.mark.parametrize("below", [0, 10 ** 9], ids=["batch-first", "batch-last"])
+@given(case=conv_cases(), transposed=conv_cases(transposed=True))
+def test_both_column_layouts_match_loops(below, case, transposed):
+    """The engine lays columns out batch-first for big outputs and batch-last for small
+    ones (BATCH_LAST_BELOW positions): force each layout on every case, layers included.
+    Positive data: with no cancellation the tolerance rule's scale (the result's size)
+    bounds the products too, even for a one-element gradient."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("cnnlab.engine.conv.BATCH_LAST_BELOW", below)
+        mp.setattr("cnnlab.engine.conv.CHUNK_BYTES", 500)  # several chunks even for these small cases
+        x, w, b, kw = case
+        x, w, cache = np.abs(x), np.abs(w), cl.ConvCache()
+        out = cl.conv2d(x, w, np.abs(b), **kw, cache=cache)
+        terms = conv_terms(x.shape, w.shape, out.shape, kw["groups"])
+        assert_close(out, reference.conv2d(x, w, np.abs(b), **kw), terms["out"] + 1)
+        if kw["groups"] == 1 and kw["dilation"] == (1, 1):
+            np.testing.assert_array_equal(cache.batch_columns(), cl.im2col(x, w.shape[2:], kw["stride"], kw["padding"]))
+        g = np.random.default_rng(1).random(out.shape)
+        for name, ours, loops in zip(GRADS, cl.conv2d_backward(g, x, w, **kw, cache=cache),
+                                     reference.conv2d_backward(g, x, w, **kw)):
+            assert_close(ours, loops, terms[name], err_msg=name)
+        x, w, b, kw = transposed
+        x, w, b = np.abs(x), np.abs(w), np.abs(b)
+        out = cl.conv_transpose2d(x, w, b, **kw)
+        terms = conv_transpose_terms(x.shape, w.shape, out.shape, kw["groups"])
+        assert_close(out, reference.conv_transpose2d(x, w, b, **kw), terms["out"] + 1)
+        g = np.random.default_rng(2).random(out.shape)
+        for name, ours, loops in zip(GRADS, cl.conv_transpose2d_backward(g, x, w, **kw),
+                                     reference.conv_transpose2d_backward(g, x, w, **kw)):
+            assert_close(ours, loops, terms[name], err_msg=name)
+
+
 @given(conv_cases())
 def test_transposed_conv_is_the_adjoint_of_conv(case):
     """<conv(x), y> == <x, conv_transpose(y)> with the same weight and geometry."""
@@ -246,7 +278,8 @@ def test_chunked_batches_agree(rng, monkeypatch):
     layer.params["weight"] = w
     layer.grads["weight"] = np.zeros_like(w)
     assert_close(layer.forward(x), whole[0], terms["out"])
-    np.testing.assert_array_equal(layer.cache.columns.reshape(7, 27, 16), cl.im2col(x, 3, stride=2))
+    assert len(layer.cache.columns) == 4  # one entry per chunk
+    np.testing.assert_array_equal(layer.cache.batch_columns(), cl.im2col(x, 3, stride=2))
     assert_close(layer.backward(g), whole[1], terms["grad_x"])
     assert_close(layer.grads["weight"], whole[2], terms["grad_w"])
     assert layer.cache.columns is None  # backward frees the saved columns for the next step

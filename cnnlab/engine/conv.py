@@ -25,12 +25,14 @@ import math
 import numpy as np
 
 from . import threads
-from .layout import BATCH_LAST_BELOW, fold, fold_batch_last, unfold
+from .layout import BATCH_LAST_BELOW, fold, fold_batch_last, unfold, windows
 from .scratch import Scratch, in_scratch, scratch
 
 # A chunk of the batch holds about this many bytes of columns: small enough
-# to stay in a core's cache between the copy that writes them and the GEMM.
-CHUNK_BYTES = 1 << 20
+# to stay in the CPU's cache between the copy that writes them and the GEMM
+# that reads them, big enough for one large GEMM (4 MiB ran 1.1-1.7x faster
+# than 1 MiB on LeNet's C1 and C3, benchmarks/README.md).
+CHUNK_BYTES = 4 << 20
 # Below this many bytes of columns in all, threads do not pay for themselves.
 PARALLEL_BYTES = 8 << 20
 
@@ -40,7 +42,8 @@ class ConvCache:
     the im2col columns of its input here, and `conv2d_backward(..., cache=c)`
     reads them instead of unfolding the input again, as autograd keeps its
     saved tensors. The memory is reused every step (same sizes) and holds one
-    call's columns at a time."""
+    call's columns at a time: `columns` maps each batch chunk (start, stop) to
+    its columns, in the engine's layout for that output size (`_chunk_shape`)."""
 
     def __init__(self):
         self._memory = Scratch()
@@ -48,10 +51,20 @@ class ConvCache:
 
     def clear(self):
         """Forget the columns (the memory is kept for the next forward)."""
-        self.columns, self._key = None, None
+        self.columns, self._key, self._batch_last = None, None, False
 
-    def _store(self, columns, key):
-        self.columns, self._key = columns, key
+    def _store(self, columns, key, batch_last):
+        self.columns, self._key, self._batch_last = columns, key, batch_last
+
+    def batch_columns(self):
+        """A copy of the kept columns in the readable tier's layout (N, C*k*k, P),
+        as `cnnlab.im2col` returns them; None when nothing is kept."""
+        if not self.columns:
+            return None
+        parts = [np.moveaxis(c, -1, 0) if self._batch_last else c for _, c in sorted(self.columns.items())]
+        whole = np.concatenate(parts)  # (N, C, *k, *o)
+        nd = (whole.ndim - 2) // 2
+        return whole.reshape(len(whole), -1, math.prod(whole.shape[2 + nd:]))
 
     def _lookup(self, key):
         return self.columns if self._key is not None and self._key == key else None
@@ -78,8 +91,7 @@ def _over_chunks(fn, n, sample_bytes):
     """[fn(c) for c in chunks(n, sample_bytes)], on the thread pool only when
     the batch holds PARALLEL_BYTES of columns: below that, handing the chunks
     to threads (and holding OpenBLAS to one thread meanwhile) costs more than
-    it saves (LeNet's C3 at N=64: 3.9 ms forward+backward on the pool, ~2.5 ms
-    without; benchmarks/README.md)."""
+    it saves."""
     parts = chunks(n, sample_bytes)
     if n * sample_bytes < PARALLEL_BYTES:
         return [fn(c) for c in parts]
@@ -96,8 +108,29 @@ def _padded(x, geo, name):
     return xp
 
 
+def _padded_batch_last(x, geo, name):
+    """x (m, C, *S) moved to (C, *S, m) and zero-padded, in the scratch memory `name`: one copy."""
+    size = geo.padded_size(x.shape[2:])
+    xp = scratch(name).get((x.shape[1], *size, x.shape[0]), x.dtype)
+    inner = (slice(None), *(slice(lo, n - hi) for (lo, hi), n in zip(geo.pads, size)), slice(None))
+    if size != x.shape[2:]:
+        xp.fill(0)
+    np.copyto(xp[inner], np.moveaxis(x, 0, -1))
+    return xp
+
+
+def _batch_last(geo):
+    return math.prod(geo.out_size) < BATCH_LAST_BELOW
+
+
 def _col_shape(channels, geo):
     return (channels, *geo.kernel, *geo.out_size)
+
+
+def _chunk_shape(m, channels, geo):
+    """The columns of m samples: (m, C, *k, *o), or (C, *k, *o, m) for small outputs."""
+    shape = _col_shape(channels, geo)
+    return (*shape, m) if _batch_last(geo) else (m, *shape)
 
 
 def _sample_bytes(channels, geo, dtype):
@@ -105,13 +138,39 @@ def _sample_bytes(channels, geo, dtype):
 
 
 # --- building blocks (one chunk of the batch) ------------------------------------
+# Columns are batch-first (m, C, *k, *o), one (C*k*k, P) matrix per sample, as
+# in the readable tier; for outputs of fewer than BATCH_LAST_BELOW positions
+# they are batch-last (C, *k, *o, m), one (C*k*k, P*m) matrix for the chunk:
+# one big GEMM instead of m small ones, and copies of runs o_W*m long.
+
+def _unfold(x, geo, cols):
+    """x (m, C, *S) -> its columns, written into `cols` (see `_chunk_shape`)."""
+    if _batch_last(geo):
+        np.copyto(cols, windows(_padded_batch_last(x, geo, "padded"), geo, batch_last=True))
+        return cols
+    return unfold(_padded(x, geo, "padded"), geo, cols)
+
+
+def _grad_batch_last(grad, groups):
+    """grad (m, C_out, *o) as the (groups, C_out/g, P*m) batch-last GEMM operand, in scratch."""
+    return in_scratch(np.moveaxis(grad, 0, -1), "grad").reshape(groups, grad.shape[1] // groups, -1)
+
 
 def _correlate(x, weight, bias, geo, groups, cols, out):
     """x (m, C, *S) correlated with weight (C_out, C/g, *k), plus bias, into
-    `out` (m, C_out, *o); its columns are written into `cols` (m, C, *k, *o)."""
+    `out` (m, C_out, *o); its columns are written into `cols`."""
     m, p = x.shape[0], math.prod(geo.out_size)
-    unfold(_padded(x, geo, "padded"), geo, cols)
+    _unfold(x, geo, cols)
     w = weight.reshape(groups, weight.shape[0] // groups, -1)
+    if _batch_last(geo):
+        y = np.matmul(w, cols.reshape(groups, -1, p * m),
+                      out=scratch("gemm").get((groups, w.shape[1], p * m), x.dtype))
+        y = y.reshape(weight.shape[0], p, m).transpose(2, 0, 1)
+        if bias is None:
+            np.copyto(out.reshape(m, -1, p), y)
+        else:  # back to batch-first and the bias in one pass
+            np.add(y, bias.reshape(-1, 1), out=out.reshape(m, -1, p))
+        return cols
     y = out.reshape(m, groups, -1, p)
     np.matmul(w, cols.reshape(m, groups, -1, p), out=y)
     if bias is not None:
@@ -126,28 +185,30 @@ def _correlate_adjoint(grad, weight, geo, groups, out):
     channels = weight.shape[1] * groups
     w_t = weight.reshape(groups, weight.shape[0] // groups, -1).swapaxes(1, 2)
     padded = (m, channels, *geo.padded_size(out.shape[2:]))
-    if _batch_last(geo):  # the same products with the batch axis last (see engine.layout)
-        g = in_scratch(np.moveaxis(grad, 0, -1), "grad").reshape(groups, -1, p * m)
-        cols = np.matmul(w_t, g, out=scratch("grad_cols").get((groups, w_t.shape[1], p * m), grad.dtype))
-        acc = fold_batch_last(cols.reshape(channels, *geo.kernel, *geo.out_size, m), geo,
+    if _batch_last(geo):
+        cols = np.matmul(w_t, _grad_batch_last(grad, groups),
+                         out=scratch("grad_cols").get((groups, w_t.shape[1], p * m), grad.dtype))
+        acc = fold_batch_last(cols.reshape(_chunk_shape(m, channels, geo)), geo,
                               scratch("fold").get((*padded[1:], m), grad.dtype))
         np.copyto(out, geo.crop(np.moveaxis(acc, -1, 0)))
         return out
     cols = np.matmul(w_t, grad.reshape(m, groups, -1, p),
                      out=scratch("grad_cols").get((m, groups, w_t.shape[1], p), grad.dtype))
-    cols = cols.reshape(m, *_col_shape(channels, geo))
+    cols = cols.reshape(_chunk_shape(m, channels, geo))
     if padded[2:] == out.shape[2:]:
         return fold(cols, geo, out)
     np.copyto(out, geo.crop(fold(cols, geo, scratch("fold").get(padded, grad.dtype))))
     return out
 
 
-def _weight_grad(cols, grad, groups):
-    """Gradient of `_correlate` in its weight, summed over the chunk: for every
-    sample, columns (K, P) @ grad^T (P, C_out/g); returns (groups, K, C_out/g).
-    This orientation runs faster in OpenBLAS than grad @ columns^T for these
-    long-and-thin matrices."""
+def _weight_grad(cols, grad, geo, groups):
+    """Gradient of `_correlate` in its weight, summed over the chunk: columns
+    (K, P) @ grad^T (P, C_out/g), per sample or, batch-last, for the chunk at
+    once; returns (groups, K, C_out/g). This orientation runs faster in
+    OpenBLAS than grad @ columns^T for these long-and-thin matrices."""
     m, p = grad.shape[0], math.prod(grad.shape[2:])
+    if _batch_last(geo):
+        return np.matmul(cols.reshape(groups, -1, p * m), _grad_batch_last(grad, groups).swapaxes(1, 2))
     g = grad.reshape(m, groups, -1, p).swapaxes(2, 3)
     return np.matmul(cols.reshape(m, groups, -1, p), g).sum(axis=0)
 
@@ -161,10 +222,6 @@ def _sum(parts):
     return sum(parts[1:], parts[0])
 
 
-def _batch_last(geo):
-    return math.prod(geo.out_size) < BATCH_LAST_BELOW
-
-
 def _key(x, weight, geo, groups):
     return id(x), x.shape, x.dtype, weight.shape, geo, groups
 
@@ -173,39 +230,43 @@ def _key(x, weight, geo, groups):
 
 def conv(x, weight, bias, geo, groups, cache=None):
     """out (N, C_out, *o) = x (N, C, *S) correlated with weight, plus bias."""
-    n, shape = x.shape[0], _col_shape(x.shape[1], geo)
+    n, channels = x.shape[:2]
     out = np.empty((n, weight.shape[0], *geo.out_size), x.dtype)
-    kept = cache._memory.get((n, *shape), x.dtype) if cache is not None else None
+    per = math.prod(_col_shape(channels, geo))
+    kept = cache._memory.get((n * per,), x.dtype) if cache is not None else None
 
     def part(c):
-        cols = kept[c] if kept is not None else scratch("cols").get((c.stop - c.start, *shape), x.dtype)
-        _correlate(x[c], weight, bias, geo, groups, cols, out[c])
+        shape = _chunk_shape(c.stop - c.start, channels, geo)
+        cols = (kept[c.start * per:c.stop * per].reshape(shape) if kept is not None
+                else scratch("cols").get(shape, x.dtype))
+        return (c.start, c.stop), _correlate(x[c], weight, bias, geo, groups, cols, out[c])
 
-    _over_chunks(part, n, _sample_bytes(x.shape[1], geo, x.dtype))
+    columns = _over_chunks(part, n, _sample_bytes(channels, geo, x.dtype))
     if cache is not None:
-        cache._store(kept, _key(x, weight, geo, groups))
+        cache._store(dict(columns), _key(x, weight, geo, groups), _batch_last(geo))
     return out
 
 
 def conv_backward(grad_out, x, weight, geo, groups, mask, cache=None):
     """(grad_x, grad_weight, grad_bias) of `conv`, None where `mask` says so."""
     want_x, want_w, want_b = mask
-    n, shape = x.shape[0], _col_shape(x.shape[1], geo)
-    saved = cache._lookup(_key(x, weight, geo, groups)) if cache is not None else None
+    n, channels = x.shape[:2]
+    saved = (cache._lookup(_key(x, weight, geo, groups)) if cache is not None else None) or {}
     grad_x = np.empty_like(x) if want_x else None
 
     def weight_part(c):
-        cols = saved[c] if saved is not None else unfold(
-            _padded(x[c], geo, "padded"), geo, scratch("cols").get((c.stop - c.start, *shape), x.dtype))
-        return _weight_grad(cols, grad_out[c], groups)
+        cols = saved.get((c.start, c.stop))
+        if cols is None:
+            cols = _unfold(x[c], geo, scratch("cols").get(_chunk_shape(c.stop - c.start, channels, geo), x.dtype))
+        return _weight_grad(cols, grad_out[c], geo, groups)
 
     def input_part(c):
         _correlate_adjoint(grad_out[c], weight, geo, groups, grad_x[c])
 
-    sample = _sample_bytes(x.shape[1], geo, x.dtype)
+    sample = _sample_bytes(channels, geo, x.dtype)
     grad_w = _as_weight(_sum(_over_chunks(weight_part, n, sample)), weight.shape) if want_w else None
-    if want_x:  # batch-last folds run faster on longer runs: chunks 4x bigger
-        _over_chunks(input_part, n, sample // 4 if _batch_last(geo) else sample)
+    if want_x:
+        _over_chunks(input_part, n, sample)
     grad_b = grad_out.sum(axis=(0, *range(2, grad_out.ndim))) if want_b else None
     if cache is not None:
         cache.clear()
@@ -236,16 +297,15 @@ def conv_transpose_backward(grad_out, x, weight, geo, groups, mask):
     is the convolution it is the adjoint of, applied to grad_out, and its weight
     gradient swaps the roles of input and gradient."""
     want_x, want_w, want_b = mask
-    n, shape = x.shape[0], _col_shape(grad_out.shape[1], geo)
+    n, channels = x.shape[0], grad_out.shape[1]
     grad_x = np.empty_like(x)
 
     def part(c):
-        cols = scratch("cols").get((c.stop - c.start, *shape), x.dtype)
+        cols = scratch("cols").get(_chunk_shape(c.stop - c.start, channels, geo), x.dtype)
         _correlate(grad_out[c], weight, None, geo, groups, cols, grad_x[c])
-        return _weight_grad(cols, x[c], groups) if want_w else None
+        return _weight_grad(cols, x[c], geo, groups) if want_w else None
 
-    grad_ws = _over_chunks(part, n, _sample_bytes(grad_out.shape[1], geo, x.dtype)) \
-        if (want_x or want_w) else []
+    grad_ws = _over_chunks(part, n, _sample_bytes(channels, geo, x.dtype)) if (want_x or want_w) else []
     grad_w = _as_weight(_sum(grad_ws), weight.shape) if want_w else None
     grad_b = grad_out.sum(axis=(0, *range(2, grad_out.ndim))) if want_b else None
     return grad_x if want_x else None, grad_w, grad_b

@@ -22,15 +22,20 @@ import functools
 import numpy as np
 
 
-def windows(xp, geo):
+def windows(xp, geo, batch_last=False):
     """Every window of the padded input xp (N, C, *S) at once, as a read-only
     strided view (N, C, *k, *o) shaped like the columns: tap axes step by the
-    dilation, output axes by the stride. No data is copied until the view is."""
-    spatial = xp.strides[2:]
+    dilation, output axes by the stride. No data is copied until the view is.
+    With `batch_last`, xp is (C, *S, N) and the view (C, *k, *o, N)."""
+    spatial = xp.strides[1:-1] if batch_last else xp.strides[2:]
     taps = tuple(st * d for st, d in zip(spatial, geo.dilation))
     steps = tuple(st * s for st, s in zip(spatial, geo.stride))
-    return np.lib.stride_tricks.as_strided(xp, (*xp.shape[:2], *geo.kernel, *geo.out_size),
-                                           (*xp.strides[:2], *taps, *steps), writeable=False)
+    if batch_last:
+        shape, strides = (xp.shape[0], *geo.kernel, *geo.out_size, xp.shape[-1]), \
+            (xp.strides[0], *taps, *steps, xp.strides[-1])
+    else:
+        shape, strides = (*xp.shape[:2], *geo.kernel, *geo.out_size), (*xp.strides[:2], *taps, *steps)
+    return np.lib.stride_tricks.as_strided(xp, shape, strides, writeable=False)
 
 
 def unfold(xp, geo, out):
