@@ -1,10 +1,11 @@
 """Where the time of one LeNet-5 training step goes (`python -m benchmarks.profile_step`).
 
 Trains the modern LeNet-5 (batch 64, SGD with momentum) for `steps` steps
-twice: once timing every layer's forward and backward, the loss and the
-optimiser with a clock around each call, and once under cProfile for the
-NumPy primitives (matmul, copies, reductions) and the Python overhead.
-Prints both tables as shares of the step.
+three times: timing every layer's forward and backward, the loss and the
+optimiser with a clock around each call, at batch 64 and again on one image
+(what remains there is each call's fixed cost: Python, checks, dispatch);
+and once under cProfile for the functions that own the time. Prints the
+tables as shares of the step.
 """
 import argparse
 import cProfile
@@ -83,9 +84,12 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=200)
     args = parser.parse_args(argv)
     layers, per_step = per_layer(args.steps)
-    print(f"one step: {1e3 * per_step:.2f} ms\n\nper layer (share of the step):")
+    # the same step on one image: what is left is the fixed cost of each call (Python, checks, dispatch)
+    fixed, fixed_step = per_layer(args.steps, batch_size=1)
+    print(f"one step: {1e3 * per_step:.2f} ms (batch 64); {1e3 * fixed_step:.2f} ms on one image\n")
+    print("per layer: share of the step, ms at batch 64, ms on one image (the fixed cost of the call):")
     for label, seconds in sorted(layers.items(), key=lambda kv: -kv[1]):
-        print(f"  {100 * seconds / per_step:5.1f} %  {1e3 * seconds:7.3f} ms  {label}")
+        print(f"  {100 * seconds / per_step:5.1f} %  {1e3 * seconds:7.3f} ms  {1e3 * fixed[label]:6.3f} ms  {label}")
     print("\nown time under cProfile (share):")
     for name, share in primitives(args.steps).items():
         print(f"  {100 * share:5.1f} %  {name}")

@@ -266,6 +266,11 @@ def run(quick=False, epoch=True, min_seconds=0.5, rounds=7):
                          peak_fraction=gflop and gflop / t_ours / peak,
                          loop_ms_n1=t_loop and 1e3 * t_loop))
         print(_row(rows[-1]), flush=True)
+    # the ceiling again at the end, and the higher of the two: a slow spell of the shared machine
+    # during one measurement must not make the shares of the peak look better than they are
+    peak = max(peak, gemm_gflops(1024 if quick else 2048, 2 * min_seconds))
+    for r in rows:
+        r["peak_fraction"] = r["gflops"] and r["gflops"] / peak
     result = dict(machine=_machine(), gemm_gflops=peak, rows=rows)
     if epoch:
         result["lenet5_epoch"] = lenet_epoch(limit=6000 if quick else None)

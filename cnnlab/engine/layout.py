@@ -1,4 +1,4 @@
-"""im2col and col2im for the engine: the column layout of the readable tier.
+"""im2col and col2im for the engine, in two layouts.
 
 To read the algorithm, see `cnnlab.reference.im2col` and `col2im`: the
 columns of a batch are (N, C, *k, *o), one (C*k*k, P) matrix per sample, the
@@ -11,11 +11,13 @@ with one trick:
   on several threads. Its adjoint `fold` still adds one strided slice per
   kernel tap: Python loops over the k*k taps, never over pixels.
 
-and, for the input gradient of small outputs only, one layout:
+and, for small outputs (`engine.conv` decides), a second layout:
 
-* `fold_batch_last` folds columns laid out (C, *k, *o, N): each tap's slice
-  then copies runs of o_W*N numbers instead of o_W, which NumPy adds several
-  times faster for LeNet's 10x10 outputs (measured in benchmarks/README.md).
+* batch-last columns (C, *k, *o, N), from `windows(..., batch_last=True)`
+  of the input moved to (C, *S, N), folded by `fold_batch_last`: each tap's
+  slice then copies or adds runs of o_W*N numbers instead of o_W, which NumPy
+  streams several times faster for LeNet's 10x10 outputs (measured in
+  `engine.conv`'s docstring).
 """
 import functools
 
