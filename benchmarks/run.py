@@ -299,6 +299,37 @@ def _machine():
                 numpy=np.__version__, torch=torch.__version__ if torch else None)
 
 
+# The performance targets: (what, the rows' case names start with, the column, the limit it must not exceed).
+TARGETS = [("conv2d forward <= 1.5x PyTorch", ("conv2d fwd C1", "conv2d fwd C3", "conv2d fwd wide"), "ratio", 1.5),
+           ("conv2d forward+backward <= 1.3x PyTorch",
+            ("conv2d fwd+bwd C1", "conv2d fwd+bwd C3", "conv2d fwd+bwd wide"), "ratio", 1.3),
+           ("conv_transpose2d forward+backward <= 1.5x PyTorch", ("conv_transpose2d",), "ratio", 1.5),
+           ("max-pool forward+backward <= 1.3x PyTorch", ("max_pool2d 2x2 fwd+bwd 6x28x28",), "ratio", 1.3),
+           ("the engine >= 1.5x the readable tier", ("conv2d",), "readable_speedup", -1.5)]
+
+
+def targets(result):
+    """Markdown lines: each target, met or not, with the rows that miss it."""
+    lines = ["| target | met | rows that miss it |", "| --- | --- | --- |"]
+    for what, prefixes, column, limit in TARGETS:
+        rows = [r for r in result["rows"] if r["case"].startswith(prefixes) and r.get(column) is not None]
+        # a negative limit is a floor (speed-ups must reach it), a positive one a ceiling (ratios)
+        missed = [r for r in rows if (r[column] < -limit if limit < 0 else r[column] > limit)]
+        lines.append(f"| {what} | {'yes' if rows and not missed else 'no'} | "
+                     + ("; ".join(f"{r['case']} N={r['N']}: {r[column]:.2f}" for r in missed) or "-") + " |")
+    e = result.get("lenet5_epoch")
+    if e and e.get("ratio") is not None:
+        met = e["ratio"] <= 1.2
+        lines.append(f"| LeNet-5 epoch <= 1.2x PyTorch | {'yes' if met else 'no'} | "
+                     f"{'-' if met else format(e['ratio'], '.2f')} |")
+    m = result.get("lenet5_memory")
+    if m:  # the first epoch allocates; from the second on nothing may grow
+        steady = all(len(set(m[k][1:])) == 1 for k in ("scratch_mib", "conv_cache_mib"))
+        lines.append(f"| LeNet-5 memory held after each epoch does not grow | {'yes' if steady else 'no'} | "
+                     f"{'-' if steady else 'scratch ' + str(m['scratch_mib'])} |")
+    return lines
+
+
 def markdown(result):
     m = result["machine"]
     lines = [f"Measured on {m['platform']} ({m['processor']}, {m['cpus']} CPUs), NumPy {m['numpy']}, "
@@ -316,7 +347,7 @@ def markdown(result):
         lines += ["", f"cnnlab memory over {len(m['peak_mib'])} short epochs: peak traced while training "
                       f"{mib(m['peak_mib'])} MiB, engine scratch held afterwards (`scratch_nbytes()`) "
                       f"{mib(m['scratch_mib'])} MiB, columns kept by the conv layers {mib(m['conv_cache_mib'])} MiB."]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + ["", "Targets in this run:", ""] + targets(result)) + "\n"
 
 
 def main(argv=None):

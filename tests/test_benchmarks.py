@@ -12,7 +12,7 @@ def test_harness_produces_a_table(tmp_path):
     assert all(r["readable_speedup"] > 0 for r in result["rows"] if r["case"].startswith("conv2d"))
     assert all(r["cnnlab_ms"] > 0 for r in result["rows"]) and result["gemm_gflops"] > 0
     text = bench.markdown(result)
-    assert text.count("\n| conv2d") == sum(n.startswith("conv2d") for n in names)
+    assert text.count("\n| conv2d fwd") == sum(n.startswith("conv2d") for n in names)
     assert "GEMM ceiling" in text
 
 
@@ -45,3 +45,16 @@ def test_lenet_epoch_and_memory_report(monkeypatch):
     text = bench.markdown({"machine": bench._machine(), "gemm_gflops": 1.0, "rows": [],
                            "lenet5_epoch": e, "lenet5_memory": m})
     assert "interleaved parts" in text and "scratch_nbytes()" in text
+    assert "| LeNet-5 memory held after each epoch does not grow | yes | - |" in text
+
+
+def test_targets_name_the_rows_that_miss_them():
+    rows = [dict(case="conv2d fwd C3 x", N=64, ratio=2.0, readable_speedup=2.0),
+            dict(case="conv2d fwd C1 x", N=64, ratio=1.0, readable_speedup=1.2),
+            dict(case="max_pool2d 2x2 fwd+bwd 6x28x28", N=64, ratio=1.0, readable_speedup=None)]
+    lines = bench.targets({"rows": rows, "lenet5_epoch": {"ratio": 1.1}})
+    assert "| conv2d forward <= 1.5x PyTorch | no | conv2d fwd C3 x N=64: 2.00 |" in lines
+    assert "| max-pool forward+backward <= 1.3x PyTorch | yes | - |" in lines
+    assert "| the engine >= 1.5x the readable tier | no | conv2d fwd C1 x N=64: 1.20 |" in lines
+    assert "| conv_transpose2d forward+backward <= 1.5x PyTorch | no | - |" in lines  # no row: not met
+    assert "| LeNet-5 epoch <= 1.2x PyTorch | yes | - |" in lines

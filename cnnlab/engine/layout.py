@@ -11,13 +11,14 @@ with one trick:
   on several threads. Its adjoint `fold` still adds one strided slice per
   kernel tap: Python loops over the k*k taps, never over pixels.
 
-and, for small outputs (`engine.conv` decides), a second layout:
+and a second layout, for the columns of small outputs and for every input
+gradient (`engine.conv` decides):
 
 * batch-last columns (C, *k, *o, N), from `windows(..., batch_last=True)`
   of the input moved to (C, *S, N), folded by `fold_batch_last`: each tap's
   slice then copies or adds runs of o_W*N numbers instead of o_W, which NumPy
   streams several times faster for LeNet's 10x10 outputs (measured in
-  `engine.conv`'s docstring).
+  `engine.conv`'s docstring). `fold` (batch-first) is `cnnlab.col2im`'s.
 """
 import functools
 
