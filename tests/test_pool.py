@@ -57,6 +57,11 @@ def test_tiled_max_pool_backward_writes_zeros_outside_the_winners(size):
     np.testing.assert_array_equal(grad, reference.max_pool2d_backward(g, x, 2))
     with pytest.raises(ValueError, match="winners must have shape"):
         cl.max_pool2d_backward(g, x, 2, winners=winners[:1])
+    _, flat = cl.max_pool2d(x, 2, return_indices=True)
+    with pytest.raises(ValueError, match=r"winners must be taps in \[0, 4\) for a 2x2 kernel.*indices="):
+        cl.max_pool2d_backward(g, x, 2, winners=flat)
+    with pytest.raises(TypeError, match="winners must be integer taps"):
+        cl.max_pool2d_backward(g, x, 2, winners=winners.astype(float))
 
 
 @given(pool_cases(dilation=False), st.booleans())

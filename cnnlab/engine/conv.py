@@ -265,19 +265,18 @@ def conv_backward(grad_out, x, weight, geo, groups, mask, cache=None):
     saved = (cache._lookup(_key(x, weight, geo, groups)) if cache is not None else None) or {}
     grad_x = np.empty_like(x) if want_x else None
 
-    def weight_part(c):
+    def part(c):  # both gradients of one chunk while its grad_out is in the cache
+        if want_x:
+            _correlate_adjoint(grad_out[c], weight, geo, groups, grad_x[c])
+        if not want_w:
+            return None
         cols = saved.get((c.start, c.stop))
         if cols is None:
             cols = _unfold(x[c], geo, scratch("cols").get(_chunk_shape(c.stop - c.start, channels, geo), x.dtype))
         return _weight_grad(cols, grad_out[c], geo, groups)
 
-    def input_part(c):
-        _correlate_adjoint(grad_out[c], weight, geo, groups, grad_x[c])
-
-    sample = _sample_bytes(channels, geo, x.dtype)
-    grad_w = _as_weight(_sum(_over_chunks(weight_part, n, sample)), weight.shape) if want_w else None
-    if want_x:
-        _over_chunks(input_part, n, sample)
+    grad_ws = _over_chunks(part, n, _sample_bytes(channels, geo, x.dtype)) if (want_x or want_w) else []
+    grad_w = _as_weight(_sum(grad_ws), weight.shape) if want_w else None
     grad_b = grad_out.sum(axis=(0, *range(2, grad_out.ndim))) if want_b else None
     if cache is not None:
         cache.clear()

@@ -109,15 +109,28 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, dilati
         return _scatter_indices(grad_out, x, indices, geo)
     if winners is None:
         _, winners = _max_taps(x, geo)
+    else:
+        winners = _checked_winners(winners, geo)
     grad_out = as_array(grad_out, "grad_out", 4).astype(x.dtype, copy=False)
     check_shape(grad_out, (*x.shape[:2], *geo.out_size), "grad_out")
-    check_shape(np.asarray(winners), grad_out.shape, "winners")
+    check_shape(winners, grad_out.shape, "winners")
     if not geo.tiles:
         return _spread(lambda t: grad_out * (winners == t), x.shape, geo)
     grad = np.zeros_like(x)  # cells outside every tile (odd sizes in floor mode) stay zero
     for t, view in _tap_views(grad, geo):  # tiles never overlap: write each tap's share, no adds
         np.multiply(grad_out, winners == t, out=view)
     return grad
+
+
+def _checked_winners(winners, geo):
+    """`winners` as an integer array of taps in [0, kH*kW): flat indices passed by mistake must not route silently."""
+    winners, taps = np.asarray(winners), int(np.prod(geo.kernel))
+    if winners.dtype.kind not in "iu":
+        raise TypeError(f"winners must be integer taps (from max_pool2d_winners), got dtype {winners.dtype}")
+    if winners.size and (winners.min() < 0 or winners.max() >= taps):
+        raise ValueError(f"winners must be taps in [0, {taps}) for a {geo.kernel[0]}x{geo.kernel[1]} kernel, got "
+                         f"values from {winners.min()} to {winners.max()} (flat indices go in indices=)")
+    return winners
 
 
 def max_pool2d_winners(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
