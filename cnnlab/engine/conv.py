@@ -13,7 +13,7 @@ several repeats; `make bench` has the same-run ratios):
 * one strided copy builds a chunk's columns (`engine.layout.unfold`):
   C1's im2col 0.40 -> 0.29 ms;
 * batch-last columns (C, *k, *o, N) for outputs of fewer than
-  BATCH_LAST_BELOW positions (LeNet's C3 and C5): one GEMM per chunk
+  BATCH_LAST_BELOW positions (LeNet's 10x10 C3): one GEMM per chunk
   instead of one per sample, and copies of runs o_W*N long instead of o_W.
   C3's im2col 0.47 -> 0.12 ms and forward 0.84 -> 0.49 ms; for C1's 28x28
   output the batch-first layout is the faster one (forward 0.49 vs 1.20 ms).
@@ -43,7 +43,7 @@ import math
 import numpy as np
 
 from . import threads
-from .layout import BATCH_LAST_BELOW, fold_batch_last, unfold, windows
+from .layout import fold_batch_last, unfold, windows
 from .scratch import Scratch, in_scratch, scratch
 
 # A chunk of the batch holds about this many bytes of columns: small enough
@@ -52,6 +52,8 @@ from .scratch import Scratch, in_scratch, scratch
 CHUNK_BYTES = 4 << 20
 # Below this many bytes of columns in all, threads do not pay for themselves.
 PARALLEL_BYTES = 8 << 20
+# Outputs with fewer positions than this lay their columns out batch-last.
+BATCH_LAST_BELOW = 256
 
 
 class ConvCache:

@@ -47,10 +47,6 @@ def unfold(xp, geo, out):
     return out
 
 
-# Outputs with fewer positions than this fold their input gradient batch-last.
-BATCH_LAST_BELOW = 256
-
-
 @functools.lru_cache(maxsize=256)
 def _tap_indices(geo, batch_last=False):
     """For every kernel tap, (index into the columns, index into the padded
