@@ -19,6 +19,16 @@ def test_activation_derivatives(rng, name):
     assert rel_error(numerical_gradient(f, x.copy()), df(x)) < 1e-6
 
 
+def test_relu_keeps_dtype_and_special_values():
+    """relu's fast path (clip for floats) gives np.maximum(x, 0)'s values and dtype: NaN stays NaN, ints stay ints."""
+    special = np.array([-np.inf, -3.0, -0.0, 0.0, 2.5, np.inf, np.nan])
+    for x in [special, special.astype(np.float32), special.astype(np.float16), np.array([-2, 0, 3]),
+              np.float32(-1.5), 2.0]:
+        got, want = cl.relu(x), np.maximum(x, 0)
+        assert np.asarray(got).dtype == np.asarray(want).dtype
+        np.testing.assert_array_equal(got, want)
+
+
 def test_activation_values():
     x = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
     np.testing.assert_allclose(cl.relu(x), [0, 0, 0, 0.5, 2])

@@ -49,9 +49,11 @@ def _spread(share, shape, geo):
 def _max_taps(x, geo):
     """Window maxima and, per output cell, the index of the winning tap
     (row-major within the window; the first one on ties, as in PyTorch)."""
-    best = np.full((*x.shape[:2], *geo.out_size), -np.inf, dtype=x.dtype)
+    taps = _tap_views(geo.pad(x, -np.inf), geo)
+    _, first = next(taps)
+    best = first.copy()  # the first tap leads until beaten: one pass less than starting from -inf
     arg = np.zeros(best.shape, dtype=np.int8 if np.prod(geo.kernel) < 128 else np.int32)
-    for t, view in _tap_views(geo.pad(x, -np.inf), geo):
+    for t, view in taps:
         better = view > best
         np.maximum(best, view, out=best)
         arg += better * (t - arg).astype(arg.dtype)  # branch-free select: masked writes are slow
