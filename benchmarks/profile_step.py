@@ -5,7 +5,9 @@ three times: timing every layer's forward and backward, the loss and the
 optimiser with a clock around each call, at batch 64 and again on one image
 (what remains there is each call's fixed cost: Python, checks, dispatch);
 and once under cProfile for the functions that own the time. Prints the
-tables as shares of the step.
+tables as shares of the step; then, with PyTorch installed, the same step of
+the same network in PyTorch under torch.profiler, by operator, to show
+where the two spend their time differently.
 """
 import argparse
 import cProfile
@@ -79,6 +81,37 @@ def primitives(steps=200, batch_size=64, top=15):
     return {k: v / stats.total_tt for k, v in sorted(own.items(), key=lambda kv: -kv[1])[:top]}
 
 
+def torch_ops(steps=100, batch_size=64, top=12):
+    """PyTorch's step of the same LeNet-5 (`benchmarks.run`'s pair): (ms per step
+    unprofiled, {operator: self CPU ms per step} for the `top` operators), or
+    None without PyTorch."""
+    from benchmarks.run import _lenet_pair, torch
+    if torch is None:
+        return None
+    from torch.profiler import ProfilerActivity, profile
+    torch.set_num_threads(2)
+    _, (net, opt) = _lenet_pair()
+    images, labels = data.load_mnist("train")
+    x = torch.tensor(models.lenet5().prepare(images[:steps * batch_size]))
+    y = torch.tensor(labels[:steps * batch_size].astype(np.int64))
+
+    def step(i):
+        opt.zero_grad()
+        batch = slice(i * batch_size, (i + 1) * batch_size)
+        torch.nn.functional.cross_entropy(net(x[batch]), y[batch]).backward()
+        opt.step()
+    step(0)
+    t = time.perf_counter()
+    for i in range(1, steps):
+        step(i)
+    per_step = (time.perf_counter() - t) / (steps - 1)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for i in range(1, steps):
+            step(i)
+    ops = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)[:top]
+    return per_step, {e.key: e.self_cpu_time_total / 1e3 / (steps - 1) for e in ops}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200)
@@ -93,6 +126,11 @@ def main(argv=None):
     print("\nown time under cProfile (share):")
     for name, share in primitives(args.steps).items():
         print(f"  {100 * share:5.1f} %  {name}")
+    theirs = torch_ops(args.steps)
+    if theirs is not None:
+        print(f"\nPyTorch, the same step: {1e3 * theirs[0]:.2f} ms; self CPU ms per step by operator (profiled):")
+        for name, ms in theirs[1].items():
+            print(f"  {ms:7.3f} ms  {name}")
 
 
 if __name__ == "__main__":

@@ -58,3 +58,12 @@ def test_targets_name_the_rows_that_miss_them():
     assert "| the engine >= 1.5x the readable tier | no | conv2d fwd C1 x N=64: 1.20 |" in lines
     assert "| conv_transpose2d forward+backward <= 1.5x PyTorch | no | - |" in lines  # no row: not met
     assert "| LeNet-5 epoch <= 1.2x PyTorch | yes | - |" in lines
+
+
+def test_step_profile_runs(capsys):
+    """`python -m benchmarks.profile_step` prints the per-layer table, cProfile's and (with torch) PyTorch's."""
+    from benchmarks import profile_step
+    profile_step.main(["--steps", "3"])
+    out = capsys.readouterr().out
+    assert "one step:" in out and "C3 backward" in out and "optimiser step" in out and "own time under cProfile" in out
+    assert ("PyTorch, the same step" in out) == (bench.torch is not None)
