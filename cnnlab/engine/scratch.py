@@ -49,7 +49,10 @@ def scratch(name):
         pool = _local.pool = {}
         with _pools_lock:
             _pools[threading.current_thread()] = pool
-    return pool.setdefault(name, Scratch())
+    found = pool.get(name)
+    if found is None:  # (setdefault would build and drop a Scratch on every call)
+        found = pool[name] = Scratch()
+    return found
 
 
 def in_scratch(a, name):
