@@ -359,3 +359,22 @@ def test_strided_gradients_by_zero_insertion_8x8(rng):
     dilated = cl.conv2d(x, g, padding=1, dilation=2)
     assert dilated.shape[2:] == (3 + r, 3 + r)
     assert_close(dilated[..., :3, :3], gw, terms["grad_w"])
+
+
+@pytest.mark.parametrize("size,padding", [(20, 0), (20, 1), (9, 0)])  # batch-first and batch-last columns
+def test_non_contiguous_input_views(rng, size, padding):
+    """Inputs that are views with gaps or swapped axes give the plain loops' results;
+    unpadded with an 18x18 output (batch-first columns of the input itself) they
+    take the as_strided fallback of `engine.layout.windows`."""
+    base = rng.standard_normal((4, 3, 2 * size, size))
+    w = rng.standard_normal((5, 3, 3, 3))
+    for x in [base[:, :, ::2], base[:, :, :size].transpose(0, 1, 3, 2), np.asfortranarray(base[:, :, :size])]:
+        assert not x.flags.c_contiguous
+        out = cl.conv2d(x, w, padding=padding)
+        terms = conv_terms(x.shape, w.shape, out.shape)
+        assert_close(out, reference.conv2d(np.ascontiguousarray(x), w, padding=padding), terms["out"])
+        g = rng.standard_normal(out.shape)
+        grads = cl.conv2d_backward(g, x, w, padding=padding)
+        want = reference.conv2d_backward(g, np.ascontiguousarray(x), w, padding=padding)
+        for name, ours, loops in zip(["grad_x", "grad_w"], grads[:2], want[:2]):
+            assert_close(ours, loops, terms[name], err_msg=name)
