@@ -13,7 +13,7 @@ export OPENBLAS_THREAD_TIMEOUT ?= 4
 .PHONY: install parity browser-deps lab test test-browser unit unit-1thread lint nbval notebooks html slides student \
   test-student experiments bench clean
 
-$(STAMP): pyproject.toml requirements.txt
+$(STAMP): pyproject.toml requirements.txt setup.py cnnlab/engine/_direct.c cnnlab/engine/_direct_kernels.h
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt -e '.[lab,test]'
 	touch $(STAMP)

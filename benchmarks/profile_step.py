@@ -77,7 +77,7 @@ def primitives(steps=200, batch_size=64, top=15):
     stats = pstats.Stats(prof)
     own = defaultdict(float)
     for (path, _, name), (_, _, tottime, _, _) in stats.stats.items():
-        own[name if path == "~" else f"{path.rsplit('/', 2)[-2]}/{path.rsplit('/', 1)[-1]}:{name}"] += tottime
+        own[name if path == "~" else f"{'/'.join(path.split('/')[-2:])}:{name}"] += tottime  # folder/file:function
     return {k: v / stats.total_tt for k, v in sorted(own.items(), key=lambda kv: -kv[1])[:top]}
 
 

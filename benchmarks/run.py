@@ -295,8 +295,9 @@ def _row(r):
 
 
 def _machine():
+    from cnnlab.engine import direct
     return dict(platform=platform.platform(), processor=platform.machine(), cpus=os.cpu_count(),
-                numpy=np.__version__, torch=torch.__version__ if torch else None)
+                numpy=np.__version__, torch=torch.__version__ if torch else None, direct=direct.available())
 
 
 # The performance targets: (what, the rows' case names start with, the column, the limit it must not exceed).
@@ -333,7 +334,8 @@ def targets(result):
 def markdown(result):
     m = result["machine"]
     lines = [f"Measured on {m['platform']} ({m['processor']}, {m['cpus']} CPUs), NumPy {m['numpy']}, "
-             f"PyTorch {m['torch'] or 'not installed'}; float32 GEMM ceiling {result['gemm_gflops']:.0f} GFLOP/s.",
+             f"PyTorch {m['torch'] or 'not installed'}; float32 GEMM ceiling {result['gemm_gflops']:.0f} GFLOP/s; "
+             f"direct kernels {'built' if m.get('direct') else 'not built (NumPy engine only)'}.",
              "", HEADER] + [_row(r) for r in result["rows"]]
     e, m = result.get("lenet5_epoch"), result.get("lenet5_memory")
     if e:

@@ -82,8 +82,11 @@ def test_environment_variable_sets_the_default():
     assert bad.returncode != 0 and "CNNLAB_NUM_THREADS must be a whole number >= 1, got 'many'" in bad.stderr
 
 
-def test_scratch_of_every_thread_is_counted_and_released(rng, threads):
-    """Scratch memory of the pool threads, not only the caller's, is counted and freed."""
+def test_scratch_of_every_thread_is_counted_and_released(rng, threads, monkeypatch):
+    """Scratch memory of the pool threads, not only the caller's, is counted and freed
+    (in the im2col engine, whose columns are the big temporaries; the direct path's
+    scratch is tested in test_direct.py)."""
+    monkeypatch.setattr("cnnlab.engine.direct._lib", None)
     x = rng.standard_normal((64, 32, 28, 28)).astype(np.float32)
     w = rng.standard_normal((64, 32, 3, 3)).astype(np.float32)
     cl.set_num_threads(2)

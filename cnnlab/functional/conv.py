@@ -108,10 +108,12 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, cach
     integer input is computed in float64.
 
     cache: an optional `cnnlab.ConvCache` owned by the caller (a layer): the
-    im2col columns are kept there for `conv2d_backward(..., cache=)`. The
-    engine also keeps its temporaries in per-thread scratch memory for the
-    next call (`cnnlab.scratch_nbytes()` counts it, `cnnlab.release_scratch()`
-    frees it), and splits big batches over `cnnlab.set_num_threads` threads.
+    im2col columns are kept there for `conv2d_backward(..., cache=)` (float32
+    runs in the compiled direct kernels of `cnnlab.engine.direct`, which need
+    no columns and keep none). The engine also keeps its temporaries in
+    per-thread scratch memory for the next call (`cnnlab.scratch_nbytes()`
+    counts it, `cnnlab.release_scratch()` frees it), and splits big batches
+    over `cnnlab.set_num_threads` threads.
 
     Notebook 01 (convolution as feature detection), 02 (the size formula),
     03 (channels and groups), 05 section 5 (im2col).

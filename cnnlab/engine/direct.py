@@ -1,0 +1,164 @@
+"""Direct 2-d convolution in float32: the engine's compiled path.
+
+To read the algorithm, see `cnnlab.reference.conv2d` (the plain loops):
+every output is a sum over input channels and kernel taps. `_direct.c` runs
+exactly those loops, with 8 or 16 output channels in one vector register and
+a row tile of up to 12 output positions in 12 registers, so each input pixel
+is loaded once per tap and feeds one fused multiply-add for all those
+channels. Nothing is copied into im2col columns and no GEMM is called.
+
+Why not im2col + GEMM (`engine.conv`, which still runs float64, groups and
+1-d/3-d): for LeNet's 1->6 and 6->16 layers the GEMM has 6 or 16 rows, too
+few for OpenBLAS to amortise its packing (C3: 119 GFLOP/s at best, 0.27 ms of
+a 0.75 ms forward), and the column copies cost as much as the arithmetic.
+Measured on the 2-core machine of benchmarks/README.md (N=64, one thread,
+medians of one session; `make bench` has the same-run ratios): C3 forward
+0.57 -> 0.33 ms, its weight gradient 0.58 -> 0.37 ms, C1's weight gradient
+0.49 -> 0.34 ms, the wide 32->64 layer's forward 13.4 -> 10.2 ms.
+
+The three building blocks, for one batch chunk:
+
+* `correlate`: out = x (padded) correlated with the weight, plus the bias;
+* `input_grad`: the adjoint in the input, as the correlation of the output
+  gradient, spread by the stride and padded by the kernel's extent, with the
+  weight flipped and its two channel axes swapped; the kernel skips the rows
+  that are all zeros (padding, the gaps of a stride), which took C3's input
+  gradient from 1.19 to 0.85 ms. Below 4 input channels most of its 8 lanes
+  would be empty, and the im2col engine's adjoint runs instead
+  (`adjoint_pays`);
+* `weight_grad`: the adjoint in the weight, a sum over samples and output
+  positions; each block of 8 or 16 output-gradient channels is laid out
+  channel-last in the C code (in L1, instead of a NumPy transpose of the
+  whole gradient: C1's 0.53 -> 0.34 ms), and 12 weight taps are summed at once
+  per gradient vector loaded.
+
+Layouts: the weight is packed (blocks, C*kH*kW, vw), vw = 8 for at most 8
+output channels, else 16, zero past C_out; `pack`/`unpack` convert it.
+
+The kernels are used for float32 2-d convolutions without groups when the
+compiled module was built at install (`available()`; setup.py); everything
+else, and everything when CNNLAB_DIRECT=0 is set, runs in `engine.conv`.
+"""
+import ctypes
+import math
+import os
+
+import numpy as np
+
+from .scratch import scratch
+
+try:
+    if os.environ.get("CNNLAB_DIRECT", "1") == "0":
+        raise ImportError("CNNLAB_DIRECT=0")
+    from . import _direct
+    _lib = ctypes.CDLL(_direct.__file__)
+except (ImportError, OSError):  # not built (no C compiler at install): engine.conv does all the work
+    _lib = None
+else:
+    _args = [ctypes.c_void_p] * 3 + [ctypes.c_int] * 14
+    _lib.cnnlab_correlate2d_f32.argtypes = [ctypes.c_void_p] * 2 + _args
+    _lib.cnnlab_weight_grad2d_f32.argtypes = [ctypes.c_void_p] + _args
+    _lib.cnnlab_correlate2d_f32.restype = _lib.cnnlab_weight_grad2d_f32.restype = None
+
+
+def available():
+    """True when the compiled kernels were built and loaded."""
+    return _lib is not None
+
+
+def applies(x, weight, geo, groups):
+    """True when the direct path runs this convolution (float32, 2-d, no groups)."""
+    return _lib is not None and x.dtype == np.float32 and len(geo.kernel) == 2 and groups == 1
+
+
+def lanes(out_channels):
+    """Output channels per vector: 8 for small layers (LeNet's C1), else 16."""
+    return 8 if out_channels <= 8 else 16
+
+
+def adjoint_pays(channels):
+    """True when `input_grad` beats the im2col engine's adjoint for an input of this many channels:
+    with fewer than 4, most of the 8 lanes of its vectors would hold nothing (LeNet's C1: 1.29 vs
+    1.06 ms at N=64)."""
+    return channels >= 4
+
+
+def pack(weight, vw):
+    """weight (C_out, C, kH, kW) -> (blocks, C*kH*kW, vw), zero past C_out."""
+    oc = weight.shape[0]
+    blocks = -(-oc // vw)
+    packed = np.zeros((blocks * vw, math.prod(weight.shape[1:])), np.float32)
+    packed[:oc] = weight.reshape(oc, -1)
+    return np.ascontiguousarray(packed.reshape(blocks, vw, -1).transpose(0, 2, 1))
+
+
+def unpack(packed, weight_shape):
+    """Inverse of `pack`: (blocks, C*kH*kW, vw) -> weight_shape."""
+    return packed.transpose(0, 2, 1).reshape(-1, math.prod(weight_shape[1:]))[:weight_shape[0]].reshape(weight_shape)
+
+
+def _packed_bias(bias, oc, vw):
+    bp = np.zeros(-(-oc // vw) * vw, np.float32)
+    if bias is not None:
+        bp[:oc] = bias
+    return bp
+
+
+def _ptr(a):
+    """The address of a's data. The caller must hold a in a variable until the C call returns: a
+    temporary would be freed (and its memory reused by another thread) before the kernel reads it."""
+    return a.ctypes.data
+
+
+def _sizes(xp, oc, geo):
+    """The int arguments shared by both kernels."""
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = geo.kernel, geo.stride, geo.dilation, geo.out_size
+    return (xp.shape[0], xp.shape[1], oc, kh, kw, *xp.shape[2:], sh, sw, dh, dw, oh, ow)
+
+
+def correlate(xp, packed, bias, oc, geo, out, live=None):
+    """out (m, C_out, oH, oW), C-contiguous = xp (m, C, Hp, Wp), padded, correlated with the packed
+    weight, plus bias (C_out,) or None. `live`: None, or a uint8 flag per row of xp, 0 where the
+    row is zero in every sample and channel (its taps are skipped)."""
+    vw = packed.shape[2]
+    xp, bp = np.ascontiguousarray(xp), _packed_bias(bias, oc, vw)  # named: alive until the call returns
+    _lib.cnnlab_correlate2d_f32(_ptr(xp), _ptr(packed), _ptr(bp),
+                                None if live is None else _ptr(live), _ptr(out), *_sizes(xp, oc, geo), vw)
+    return out
+
+
+def weight_grad(xp, grad, geo, vw):
+    """The packed weight gradient (blocks, C*kH*kW, vw) of `correlate`, summed over the m samples of
+    xp (m, C, Hp, Wp) and grad (m, C_out, oH, oW)."""
+    oc = grad.shape[1]
+    xp, grad = np.ascontiguousarray(xp), np.ascontiguousarray(grad)
+    buf = scratch("direct_grad").get((math.prod(geo.out_size) * vw,), np.float32)
+    packed = np.zeros((-(-oc // vw), xp.shape[1] * math.prod(geo.kernel), vw), np.float32)
+    _lib.cnnlab_weight_grad2d_f32(_ptr(xp), _ptr(grad), _ptr(buf), _ptr(packed), *_sizes(xp, oc, geo), vw)
+    return packed
+
+
+def adjoint_geometry(geo, padded_size):
+    """The geometry of `input_grad`'s correlation: stride 1, the forward's dilation, and an
+    output of the forward's padded input size."""
+    return type(geo)(geo.kernel, (1, 1), ((0, 0), (0, 0)), geo.dilation, tuple(padded_size))
+
+
+def input_grad(grad, flipped, geo, padded_size, out):
+    """out (m, C, Hp, Wp), C-contiguous: the gradient of `correlate` in its padded input, for
+    grad (m, C_out, oH, oW); `flipped` is `pack(flip(weight))` (see `flip`)."""
+    m, oc = grad.shape[:2]
+    reach = [d * (k - 1) for k, d in zip(geo.kernel, geo.dilation)]
+    # grad spread by the stride, with `reach` zeros before it and enough after to reach padded_size
+    spread = scratch("direct_spread").get((m, oc, *(p + r for p, r in zip(padded_size, reach))), np.float32)
+    spread.fill(0)
+    rows, cols = (slice(r, r + s * (o - 1) + 1, s) for r, s, o in zip(reach, geo.stride, geo.out_size))
+    spread[:, :, rows, cols] = grad
+    live = np.zeros(spread.shape[2], np.uint8)
+    live[rows] = 1  # the kernel skips the rows of zeros: the padding, and the gaps of a stride > 1
+    return correlate(spread, flipped, None, out.shape[1], adjoint_geometry(geo, padded_size), out, live)
+
+
+def flip(weight):
+    """weight (C_out, C, kH, kW) -> (C, C_out, kH, kW) with the taps reversed: the kernel of `input_grad`."""
+    return weight[:, :, ::-1, ::-1].swapaxes(0, 1)
