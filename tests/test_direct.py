@@ -214,9 +214,14 @@ def test_pack_unpack_round_trip(rng):
 
 
 def test_what_runs_where(rng):
-    """float32 2-d convolutions without groups run direct; float64, groups and 1-d/3-d run im2col."""
+    """float32 2-d convolutions without groups run direct; float64, groups, 1-d/3-d and output rows
+    narrower than MIN_ROW (LeNet's C5: 1x1) or deep windows over narrow rows run im2col."""
     from cnnlab.functional.window import window_geometry
     geo2, geo1 = window_geometry((8, 8), (3, 3)), window_geometry((8,), (3,))
+    assert not direct.applies(np.zeros((1, 16, 5, 5), np.float32), np.zeros((120, 16, 5, 5), np.float32),
+                              window_geometry((5, 5), (5, 5)), 1)
+    deep = np.zeros((1, 256, 7, 7), np.float32), np.zeros((256, 256, 3, 3), np.float32)
+    assert not direct.applies(*deep, window_geometry((7, 7), (3, 3), padding=1), 1)
     x32, w32 = np.zeros((1, 4, 8, 8), np.float32), np.zeros((4, 4, 3, 3), np.float32)
     assert direct.applies(x32, w32, geo2, 1) == direct.available()
     assert not direct.applies(x32.astype(np.float64), w32, geo2, 1)

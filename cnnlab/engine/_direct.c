@@ -1,15 +1,17 @@
 /* Direct 2-d correlation in float32, register-blocked over output channels.
  *
- * The compiled part of the engine, called through ctypes by `direct.py`
- * (which explains the algorithm and the layouts; the readable version of the
- * same arithmetic is `cnnlab.reference.conv2d_loops`). Python only opens this
- * file as a module to find it; the two functions below do the work.
+ * The compiled part of the engine, called through ctypes by `direct.py`,
+ * which explains the algorithm, the layouts and what each kernel buys; the
+ * readable version of the same sums is `cnnlab.reference.conv2d` (plain
+ * loops). Python imports this file as a module only to find the library.
  *
- * Why it is fast: one output row tile holds up to MAXT positions x VW output
- * channels in vector registers (a VW-channel weight vector times one input
- * pixel is one fused multiply-add), so each input pixel and weight is read
- * from the L1 cache, nothing is copied into im2col columns, and a GEMM with
- * as few rows as LeNet's 6 or 16 output channels is avoided altogether.
+ * Why it is fast: a register tile holds up to MAXT output positions x VW
+ * output channels (a VW-channel weight vector times one input pixel is one
+ * fused multiply-add), so every input pixel and weight is read from the L1
+ * cache, nothing is copied into im2col columns, and no GEMM with as few rows
+ * as LeNet's 6 or 16 output channels is needed. The weight gradient holds
+ * MAXT weight taps x VW channels the same way. The kernels themselves are in
+ * _direct_kernels.h, included once per vector width (8 and 16 floats).
  * target_clones compiles each entry point for AVX-512, AVX2 and plain x86-64
  * and picks one when the library loads, so the build is portable.
  */
@@ -46,6 +48,17 @@
 #undef V
 #undef VW
 
+/* Accumulators per register tile: 12 use 12 of AVX-512's 32 registers; without AVX-512 a 16-float vector
+ * takes two of AVX2's 16, and 6 (12 registers, plus a weight and a pixel) keep the tile out of the stack. */
+static int tile_width(int vw)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (vw == 16 && !__builtin_cpu_supports("avx512f")) return 6;
+#endif
+    (void)vw;
+    return MAXT;
+}
+
 /* out (N, OC, OH, OW) = x (N, C, Hp, Wp, already padded) correlated with the packed weight
  * wp (ceil(OC/vw), C*KH*KW, vw) plus the packed bias bp (ceil(OC/vw)*vw), vw = 8 or 16; input rows
  * whose live[row] is 0 are all zero and skipped (live NULL: none is). */
@@ -54,8 +67,8 @@ CLONES void cnnlab_correlate2d_f32(const float *x, const float *wp, const float 
                                    int C, int OC, int KH, int KW, int Hp, int Wp, int sh, int sw, int dh,
                                    int dw, int OH, int OW, int vw)
 {
-    if (vw == 8) v8_forward(x, wp, bp, live, out, N, C, OC, KH, KW, Hp, Wp, sh, sw, dh, dw, OH, OW);
-    else v16_forward(x, wp, bp, live, out, N, C, OC, KH, KW, Hp, Wp, sh, sw, dh, dw, OH, OW);
+    if (vw == 8) v8_forward(x, wp, bp, live, out, N, C, OC, KH, KW, Hp, Wp, sh, sw, dh, dw, OH, OW, MAXT);
+    else v16_forward(x, wp, bp, live, out, N, C, OC, KH, KW, Hp, Wp, sh, sw, dh, dw, OH, OW, tile_width(16));
 }
 
 /* dwp (ceil(OC/vw), C*KH*KW, vw) += the weight gradient of that correlation, summed over the N samples:
@@ -65,8 +78,8 @@ CLONES void cnnlab_weight_grad2d_f32(const float *x, const float *grad, float *b
                                      int OC, int KH, int KW, int Hp, int Wp, int sh, int sw, int dh, int dw,
                                      int OH, int OW, int vw)
 {
-    if (vw == 8) v8_weight_grad(x, grad, buf, dwp, N, C, OC, KH, KW, Hp, Wp, sh, sw, dh, dw, OH, OW);
-    else v16_weight_grad(x, grad, buf, dwp, N, C, OC, KH, KW, Hp, Wp, sh, sw, dh, dw, OH, OW);
+    if (vw == 8) v8_weight_grad(x, grad, buf, dwp, N, C, OC, KH, KW, Hp, Wp, sh, sw, dh, dw, OH, OW, MAXT);
+    else v16_weight_grad(x, grad, buf, dwp, N, C, OC, KH, KW, Hp, Wp, sh, sw, dh, dw, OH, OW, tile_width(16));
 }
 
 static struct PyModuleDef module = {

@@ -53,10 +53,10 @@ INLINE void FN(wtile)(const float *x, const V *g, const size_t *off, V *dst, int
 
 INLINE void FN(forward)(const float *x, const float *wp, const float *bp, const unsigned char *live,
                         float *out, int N, int C, int OC, int KH, int KW, int Hp, int Wp, int sh, int sw,
-                        int dh, int dw, int OH, int OW)
+                        int dh, int dw, int OH, int OW, int maxt)
 {
     const size_t K = (size_t)C * KH * KW;
-    const int nt = (OW + MAXT - 1) / MAXT; /* tiles per output row, of near-equal widths */
+    const int nt = (OW + maxt - 1) / maxt; /* tiles per output row, of near-equal widths */
     for (int n = 0; n < N; n++)
         for (int ob = 0; ob * VW < OC; ob++) {
             const V *w = (const V *)(wp + (size_t)ob * K * VW);
@@ -74,7 +74,8 @@ INLINE void FN(forward)(const float *x, const float *wp, const float *bp, const 
 }
 
 INLINE void FN(weight_grad)(const float *x, const float *grad, float *buf, float *dwp, int N, int C, int OC,
-                            int KH, int KW, int Hp, int Wp, int sh, int sw, int dh, int dw, int OH, int OW)
+                            int KH, int KW, int Hp, int Wp, int sh, int sw, int dh, int dw, int OH, int OW,
+                            int maxt)
 {
     const int nb = (OC + VW - 1) / VW, K = C * KH * KW, P = OH * OW;
     V *g = (V *)buf;
@@ -90,8 +91,8 @@ INLINE void FN(weight_grad)(const float *x, const float *grad, float *buf, float
                 g[q] = v;
             }
             V *dst = (V *)(dwp + (size_t)ob * K * VW);
-            for (int j0 = 0; j0 < K; j0 += MAXT) {
-                const int T = K - j0 < MAXT ? K - j0 : MAXT;
+            for (int j0 = 0; j0 < K; j0 += maxt) {
+                const int T = K - j0 < maxt ? K - j0 : maxt;
                 size_t off[MAXT];
                 for (int t = 0; t < T; t++) {
                     const int j = j0 + t, c = j / (KH * KW), ki = j / KW % KH, kj = j % KW;

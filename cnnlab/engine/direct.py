@@ -66,9 +66,23 @@ def available():
     return _lib is not None
 
 
+# Where im2col + GEMM wins (same-session measurements, N=64 unless said): output rows narrower than
+# MIN_ROW, whose tile of few accumulators waits on each multiply-add's latency (LeNet's C5, 16x5x5 ->
+# 120 with a 1x1 output: 1.3 ms forward direct, 0.15 ms as one GEMM); and windows of more than
+# DEEP_WINDOW weights over rows narrower than 8, where the packed weights no longer stay in the L1
+# cache and a GEMM with many rows runs near its peak (256 -> 256 channels 3x3 on 7x7, N=8: 7.6 ms
+# direct, 3.6 ms im2col). 128 -> 128 on 14x14 is still faster direct (6.5 vs 7.8 ms, N=16).
+MIN_ROW = 4
+DEEP_WINDOW = 1024
+
+
 def applies(x, weight, geo, groups):
-    """True when the direct path runs this convolution (float32, 2-d, no groups)."""
-    return _lib is not None and x.dtype == np.float32 and len(geo.kernel) == 2 and groups == 1
+    """True when the direct path runs this convolution: float32, 2-d, no groups, and an output row
+    and window for which it beats im2col (MIN_ROW, DEEP_WINDOW)."""
+    if _lib is None or x.dtype != np.float32 or len(geo.kernel) != 2 or groups != 1:
+        return False
+    row = geo.out_size[1]
+    return row >= MIN_ROW and (row >= 8 or math.prod(weight.shape[1:]) <= DEEP_WINDOW)
 
 
 def lanes(out_channels):
