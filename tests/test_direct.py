@@ -227,3 +227,31 @@ def test_what_runs_where(rng):
     assert not direct.applies(x32.astype(np.float64), w32, geo2, 1)
     assert not direct.applies(x32, w32[:, :2], geo2, 2)
     assert not direct.applies(x32[..., 0], w32[..., 0], geo1, 1)
+
+
+@needs_direct
+@pytest.mark.parametrize("shape,k", [((4, 6, 28, 28), 2), ((3, 2, 11, 9), 2), ((2, 3, 12, 12), 3),
+                                     ((2, 2, 8, 9), (2, 3))])
+def test_max_pool_gradient_matches_the_numpy_passes_and_loops(rng, monkeypatch, shape, k):
+    """The compiled max-pool gradient equals the NumPy tap passes' exactly (ties to the first tap, a
+    NaN input, cells outside every window zero, a view as input), and the loops' values."""
+    from cnnlab.functional.window import window_geometry
+    x = rng.integers(-3, 4, shape).astype(np.float32)  # small integers: many ties
+    x[0, 0, 0, 0] = np.nan
+    x = x[:, :, :, ::-1]  # a view with a negative stride
+    assert direct.pools(x, window_geometry(x.shape[2:], k, k, ceil_mode=False))
+    out, winners = cl.max_pool2d_winners(x, k)
+    g = rng.standard_normal(out.shape).astype(np.float32)
+    grad = cl.max_pool2d_backward(g, x, k, winners=winners)
+    with monkeypatch.context() as mp:
+        mp.setattr(direct, "_lib", None)
+        ref_out, ref_winners = cl.max_pool2d_winners(x, k)
+        ref_grad = cl.max_pool2d_backward(g, x, k, winners=ref_winners)
+    np.testing.assert_array_equal(out, ref_out)
+    np.testing.assert_array_equal(winners, ref_winners)
+    assert winners.dtype == np.int8 and grad.dtype == np.float32
+    np.testing.assert_array_equal(grad, ref_grad)
+    clean = np.nan_to_num(x, nan=0.0)  # the loops do not propagate NaN (NumPy's maximum and PyTorch do)
+    np.testing.assert_array_equal(cl.max_pool2d(clean, k), reference.max_pool2d(clean, k))
+    np.testing.assert_array_equal(cl.max_pool2d_backward(g, clean, k),
+                                  reference.max_pool2d_backward(g.astype(np.float64), clean.astype(np.float64), k))

@@ -13,7 +13,8 @@
  * MAXT weight taps x VW channels the same way. The kernels themselves are in
  * _direct_kernels.h, included once per vector width (8 and 16 floats).
  * target_clones compiles each entry point for AVX-512, AVX2 and plain x86-64
- * and picks one when the library loads, so the build is portable.
+ * and picks one when the library loads, so the build is portable. At the end,
+ * the gradient of max pooling over tiling windows (LeNet's 2x2), in one pass.
  */
 #include <Python.h>
 #include <stddef.h>
@@ -80,6 +81,24 @@ CLONES void cnnlab_weight_grad2d_f32(const float *x, const float *grad, float *b
 {
     if (vw == 8) v8_weight_grad(x, grad, buf, dwp, N, C, OC, KH, KW, Hp, Wp, sh, sw, dh, dw, OH, OW, MAXT);
     else v16_weight_grad(x, grad, buf, dwp, N, C, OC, KH, KW, Hp, Wp, sh, sw, dh, dw, OH, OW, tile_width(16));
+}
+
+/* The gradient of max pooling over windows that tile the input (stride = kernel, no padding, no dilation),
+ * for M = N*C planes: grad (M, H, W) is zero but for grad_out (M, OH, OW) at each window's winning tap
+ * (arg, row-major in the window, from `cnnlab.max_pool2d_winners`). One pass, where NumPy makes one per tap. */
+void cnnlab_max_pool2d_tiles_backward_f32(const float *grad_out, const signed char *arg, float *grad, int M, int H,
+                                          int W, int KH, int KW, int OH, int OW)
+{
+    for (int m = 0; m < M; m++) {
+        float *plane = grad + (size_t)m * H * W;
+        for (size_t q = 0; q < (size_t)H * W; q++) plane[q] = 0.0f;
+        for (int oy = 0; oy < OH; oy++)
+            for (int ox = 0; ox < OW; ox++) {
+                const size_t o = ((size_t)m * OH + oy) * OW + ox;
+                const int t = arg[o];
+                plane[((size_t)oy * KH + t / KW) * W + (size_t)ox * KW + t % KW] = grad_out[o];
+            }
+    }
 }
 
 static struct PyModuleDef module = {

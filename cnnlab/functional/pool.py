@@ -14,6 +14,7 @@ grad_x.
 import numpy as np
 
 from .._checks import as_array, check_shape, ntuple
+from ..engine import direct
 from .arithmetic import adaptive_bins
 from .window import window_geometry
 
@@ -118,6 +119,8 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None, padding=0, dilati
     check_shape(winners, grad_out.shape, "winners")
     if not geo.tiles:
         return _spread(lambda t: grad_out * (winners == t), x.shape, geo)
+    if direct.pools(x, geo):  # the same gradient from one compiled pass
+        return direct.max_pool_tiles_backward(grad_out, winners, geo, x.shape)
     grad = np.zeros_like(x)  # cells outside every tile (odd sizes in floor mode) stay zero
     for t, view in _tap_views(grad, geo):  # tiles never overlap: write each tap's share, no adds
         np.multiply(grad_out, winners == t, out=view)
