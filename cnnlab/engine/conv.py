@@ -254,6 +254,10 @@ def _sum(parts):
     return sum(parts[1:], parts[0])
 
 
+def _grad_bias(grad_out, want_b):
+    return grad_out.sum(axis=(0, *range(2, grad_out.ndim))) if want_b else None
+
+
 def _key(x, weight, geo, groups):
     return id(x), x.shape, x.dtype, weight.shape, geo, groups
 
@@ -304,7 +308,7 @@ def conv_backward(grad_out, x, weight, geo, groups, mask, cache=None):
 
     grad_ws = _over_chunks(part, n, _sample_bytes(channels, geo, x.dtype)) if (want_x or want_w) else []
     grad_w = _as_weight(_sum(grad_ws), weight.shape) if want_w else None
-    grad_b = grad_out.sum(axis=(0, *range(2, grad_out.ndim))) if want_b else None
+    grad_b = _grad_bias(grad_out, want_b)
     if cache is not None:
         cache.clear()
     return grad_x, grad_w, grad_b
@@ -348,7 +352,7 @@ def conv_transpose_backward(grad_out, x, weight, geo, groups, mask):
 
     grad_ws = _over_chunks(part, n, _sample_bytes(channels, geo, x.dtype)) if (want_x or want_w) else []
     grad_w = _as_weight(_sum(grad_ws), weight.shape) if want_w else None
-    grad_b = grad_out.sum(axis=(0, *range(2, grad_out.ndim))) if want_b else None
+    grad_b = _grad_bias(grad_out, want_b)
     return grad_x if want_x else None, grad_w, grad_b
 
 
@@ -383,10 +387,6 @@ def _direct_bytes(channels, size, out_channels, geo, backward=False):
 
 def _macs(n, weight, out_size):
     return n * weight.size * math.prod(out_size)
-
-
-def _grad_bias(grad_out, want_b):
-    return grad_out.sum(axis=(0, *range(2, grad_out.ndim))) if want_b else None
 
 
 def _conv_direct(x, weight, bias, geo, cache):
