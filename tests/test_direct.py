@@ -92,6 +92,45 @@ def _all_results(x, w, b, g, gt, kw):
             cl.conv_transpose2d(g, w, x[0, :, 0, 0], **kw), *cl.conv_transpose2d_backward(gt, g, w, **kw))
 
 
+@st.composite
+def row_cases(draw):
+    """A float32 correlation `direct.correlate_rows` runs (few weights per window, width stride 1):
+    output rows of one and two vectors and several segments, whole or partial, output channels on
+    both sides of the 6 or 8 accumulated at once."""
+    cin, cout = draw(st.integers(1, 3)), draw(st.sampled_from([1, 3, 6, 7, 8, 9, 17]))
+    kh, kw = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    if cin * kh * kw > direct.ROW_WINDOW:
+        kh = 1
+    sh, dh, dw = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(1, 3))
+    ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+    h = draw(st.integers(max(1, dh * (kh - 1) + 1 - 2 * ph), 7))
+    w = draw(st.integers(direct.ROW_MIN + dw * (kw - 1) - 2 * pw, 70))
+    r = np.random.default_rng(draw(st.integers(0, 2 ** 16)))
+    x = r.standard_normal((draw(st.integers(1, 3)), cin, h, w)).astype(np.float32)
+    weight = r.standard_normal((cout, cin, kh, kw)).astype(np.float32)
+    bias = r.standard_normal(cout).astype(np.float32) if draw(st.booleans()) else None
+    return x, weight, bias, dict(stride=(sh, 1), padding=(ph, pw), dilation=(dh, dw))
+
+
+@needs_direct
+@settings(max_examples=150, deadline=None)
+@given(row_cases())
+def test_row_kernel_matches_loops(case):
+    """The row kernel (`correlate_rows`) behind conv2d and conv_transpose2d's input gradient."""
+    from cnnlab.functional.window import window_geometry
+    x, w, b, kw = case
+    geo = window_geometry(x.shape[2:], w.shape[2:], kw["stride"], kw["padding"], kw["dilation"])
+    assert direct.rows_pay(w, geo)
+    out = cl.conv2d(x, w, b, **kw)
+    f64 = None if b is None else b.astype(np.float64)
+    terms = conv_terms(x.shape, w.shape, out.shape)
+    assert_close(out, reference.conv2d(*_f64(x, w), f64, **kw), terms["out"] + 1, np.float32)
+    # conv_transpose2d's input gradient is this correlation of its output gradient
+    extra = (x.shape[2] + 2 * kw["padding"][0] - kw["dilation"][0] * (w.shape[2] - 1) - 1) % kw["stride"][0]
+    gx = cl.conv_transpose2d_backward(x, out, w, output_padding=(extra, 0), output_mask=(True, False, False), **kw)[0]
+    assert_close(gx, reference.conv2d(*_f64(x, w), **kw), terms["out"], np.float32)
+
+
 @needs_direct
 @pytest.mark.parametrize("shape", [(5, 6, 14, 14, 16, 5, 1, 0), (4, 9, 11, 13, 20, 3, 2, 1),
                                    (3, 3, 12, 12, 6, 5, 1, 2)], ids=["C3", "strided", "few-channels"])
@@ -227,17 +266,22 @@ def test_what_runs_where(rng):
     assert not direct.applies(x32.astype(np.float64), w32, geo2, 1)
     assert not direct.applies(x32, w32[:, :2], geo2, 2)
     assert not direct.applies(x32[..., 0], w32[..., 0], geo1, 1)
+    c1 = window_geometry((28, 28), (5, 5), padding=2)  # LeNet's C1: 25 weights per window, rows of 28
+    assert direct.rows_pay(np.zeros((6, 1, 5, 5), np.float32), c1)
+    assert not direct.rows_pay(np.zeros((16, 6, 5, 5), np.float32), window_geometry((14, 14), (5, 5)))  # C3
+    assert not direct.rows_pay(np.zeros((6, 1, 5, 5), np.float32), window_geometry((28, 28), (5, 5), stride=(1, 2)))
 
 
 @needs_direct
 @pytest.mark.parametrize("shape,k", [((4, 6, 28, 28), 2), ((3, 2, 11, 9), 2), ((2, 3, 12, 12), 3),
-                                     ((2, 2, 8, 9), (2, 3))])
-def test_max_pool_gradient_matches_the_numpy_passes_and_loops(rng, monkeypatch, shape, k):
-    """The compiled max-pool gradient equals the NumPy tap passes' exactly (ties to the first tap, a
-    NaN input, cells outside every window zero, a view as input), and the loops' values."""
+                                     ((2, 2, 8, 9), (2, 3)), ((2, 3, 6, 40), 2), ((1, 2, 10, 10), 5)])
+def test_max_pool_matches_the_numpy_passes_and_loops(rng, monkeypatch, shape, k):
+    """The compiled max pooling and its gradient equal the NumPy tap passes' exactly (ties to the
+    first tap, NaN inputs and a window of NaNs, infinities, rows of whole and partial vectors of 8
+    windows, cells outside every window zero, a view as input), and the loops' values."""
     from cnnlab.functional.window import window_geometry
     x = rng.integers(-3, 4, shape).astype(np.float32)  # small integers: many ties
-    x[0, 0, 0, 0] = np.nan
+    x[0, 0, 0, 0], x[-1, -1, :3, :3], x[0, -1, -1, 1], x[-1, 0, 1, :] = np.nan, np.nan, -np.inf, np.inf
     x = x[:, :, :, ::-1]  # a view with a negative stride
     assert direct.pools(x, window_geometry(x.shape[2:], k, k, ceil_mode=False))
     out, winners = cl.max_pool2d_winners(x, k)

@@ -13,8 +13,10 @@
  * MAXT weight taps x VW channels the same way. The kernels themselves are in
  * _direct_kernels.h, included once per vector width (8 and 16 floats).
  * target_clones compiles each entry point for AVX-512, AVX2 and plain x86-64
- * and picks one when the library loads, so the build is portable. At the end,
- * the gradient of max pooling over tiling windows (LeNet's 2x2), in one pass.
+ * and picks one when the library loads, so the build is portable. The row
+ * kernel (also in _direct_kernels.h) vectorises along the output row instead,
+ * for windows of few weights. At the end, max pooling over tiling windows
+ * (LeNet's 2x2) and its gradient, in one pass each.
  */
 #include <Python.h>
 #include <stddef.h>
@@ -83,6 +85,29 @@ CLONES void cnnlab_weight_grad2d_f32(const float *x, const float *grad, float *b
     else v16_weight_grad(x, grad, buf, dwp, N, C, OC, KH, KW, Hp, Wp, sh, sw, dh, dw, OH, OW, tile_width(16));
 }
 
+/* Floats per vector of the row kernel, and output channels it accumulates at once: 2 x 8 16-float
+ * accumulators in AVX-512's 32 registers; without it, 8-float vectors, 2 x 6 in AVX2's 16. */
+static int row_lanes(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (!__builtin_cpu_supports("avx512f")) return 8;
+#endif
+    return 16;
+}
+
+int cnnlab_row_lanes(void) { return row_lanes(); }
+
+/* out (N, OC, OH, OW) = x (N, C, Hp, Wp, padded) correlated with w (OC, C, KH, KW) plus bias (OC, or NULL),
+ * for width stride 1, vectorised along the output row (see FN(rows)); buf: room for C*KH*BW floats, BW at
+ * least Wp and at least OW rounded up to 2 vectors (cnnlab_row_lanes() floats each) plus (KW-1)*dw. */
+CLONES void cnnlab_correlate_rows2d_f32(const float *x, const float *w, const float *bias, float *out, float *buf,
+                                        int BW, int N, int C, int OC, int KH, int KW, int Hp, int Wp, int sh,
+                                        int dh, int dw, int OH, int OW)
+{
+    if (row_lanes() == 16) v16_rows(x, w, bias, out, buf, BW, N, C, OC, KH, KW, Hp, Wp, sh, dh, dw, OH, OW, 8);
+    else v8_rows(x, w, bias, out, buf, BW, N, C, OC, KH, KW, Hp, Wp, sh, dh, dw, OH, OW, 6);
+}
+
 /* The gradient of max pooling over windows that tile the input (stride = kernel, no padding, no dilation),
  * for M = N*C planes: grad (M, H, W) is zero but for grad_out (M, OH, OW) at each window's winning tap
  * (arg, row-major in the window, from `cnnlab.max_pool2d_winners`). One pass, where NumPy makes one per tap. */
@@ -99,6 +124,53 @@ void cnnlab_max_pool2d_tiles_backward_f32(const float *grad_out, const signed ch
                 plane[((size_t)oy * KH + t / KW) * W + (size_t)ox * KW + t % KW] = grad_out[o];
             }
     }
+}
+
+/* Max pooling over tiling windows, 8 windows of one output row at a time (n <= 8 of them real; the lanes
+ * past n repeat the last window and are not stored): each tap of the 8 windows is gathered into one
+ * vector, compared and selected without branches (a running select with branches mispredicts on
+ * every other tap). The first tap leads and a tap wins only when strictly greater, so ties go to the
+ * first; a NaN never wins but makes the maximum NaN, after which nothing wins: NumPy's maximum and
+ * comparisons, as in `cnnlab.functional.pool._max_taps`. */
+typedef int v8i __attribute__((vector_size(32)));
+
+INLINE void max_windows(const float *row, int W, const int KH, const int KW, const int n, float *out,
+                        signed char *arg)
+{
+    v8 best, v;
+    v8i a = {0};
+    for (int l = 0; l < 8; l++) best[l] = row[(size_t)(l < n ? l : n - 1) * KW];
+    for (int ki = 0; ki < KH; ki++)
+        for (int kj = ki ? 0 : 1; kj < KW; kj++) {
+            const float *p = row + (size_t)ki * W + kj;
+            for (int l = 0; l < 8; l++) v[l] = p[(size_t)(l < n ? l : n - 1) * KW];
+            const v8i wins = v > best, take = wins | (v != v);
+            a = (wins & (ki * KW + kj)) | (~wins & a);
+            best = (v8)((take & (v8i)v) | (~take & (v8i)best));
+        }
+    __builtin_memcpy(out, &best, (size_t)n * 4);
+    for (int l = 0; l < n; l++) arg[l] = (signed char)a[l];
+}
+
+INLINE void max_row(const float *row, int W, const int KH, const int KW, int OW, float *out, signed char *arg)
+{
+    int ox = 0;
+    for (; ox + 8 <= OW; ox += 8) max_windows(row + (size_t)ox * KW, W, KH, KW, 8, out + ox, arg + ox);
+    if (ox < OW) max_windows(row + (size_t)ox * KW, W, KH, KW, OW - ox, out + ox, arg + ox);
+}
+
+/* Max pooling over windows that tile the input, for M = N*C planes x (M, H, W): out (M, OH, OW) the window
+ * maxima, arg (M, OH, OW) the winning taps (`cnnlab.max_pool2d_winners`). */
+CLONES void cnnlab_max_pool2d_tiles_f32(const float *x, float *out, signed char *arg, int M, int H, int W, int KH,
+                                        int KW, int OH, int OW)
+{
+    for (int m = 0; m < M; m++)
+        for (int oy = 0; oy < OH; oy++) {
+            const float *row = x + ((size_t)m * H + (size_t)oy * KH) * W;
+            const size_t o = ((size_t)m * OH + oy) * OW;
+            if (KH == 2 && KW == 2) max_row(row, W, 2, 2, OW, out + o, arg + o); /* LeNet's: unrolled */
+            else max_row(row, W, KH, KW, OW, out + o, arg + o);
+        }
 }
 
 static struct PyModuleDef module = {

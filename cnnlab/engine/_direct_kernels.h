@@ -51,6 +51,77 @@ INLINE void FN(wtile)(const float *x, const V *g, const size_t *off, V *dst, int
     for (int t = 0; t < T; t++) dst[t] += acc[t];
 }
 
+/* The row kernel, for windows of few weights (C*KH*KW small: a first layer, such as LeNet's C1 with 25):
+ * vectors run along the output row instead of across the output channels, so every store is a whole
+ * vector of one channel's row (the channel tile above stores a tile lane by lane: a third of C1's time).
+ * acc[j][s] = bias + sum over c, ki, kj of w[oc0 + j, c, ki, kj] * row (c, ki) at s*VW + kj*dw + lane:
+ * J output channels x S vectors of one output row segment, from rows copied into buf (see FN(rows)). */
+INLINE void FN(row_tile)(const float *buf, int BW, const float *w, const float *bias, float *o, size_t plane,
+                         int CK, int KW, int dw, int K, int n, const int J, const int S)
+{
+    V acc[8][2];
+    for (int j = 0; j < J; j++)
+        for (int s = 0; s < S; s++) acc[j][s] = (V){0} + (bias ? bias[j] : 0.0f);
+    for (int r = 0; r < CK; r++)
+        for (int kj = 0; kj < KW; kj++) {
+            const float *p = buf + (size_t)r * BW + (size_t)kj * dw;
+            V xv[2];
+            for (int s = 0; s < S; s++) __builtin_memcpy(&xv[s], p + s * VW, sizeof(V));
+            for (int j = 0; j < J; j++) {
+                const float wk = w[(size_t)j * K + r * KW + kj];
+                for (int s = 0; s < S; s++) acc[j][s] += wk * xv[s];
+            }
+        }
+    for (int j = 0; j < J; j++)
+        for (int s = 0; s < S; s++) {
+            const int m = n - s * VW; /* lanes of this vector inside the row */
+            if (m >= VW) __builtin_memcpy(o + j * plane + s * VW, &acc[j][s], sizeof(V));
+            else if (m > 0) __builtin_memcpy(o + j * plane + s * VW, &acc[j][s], (size_t)m * 4);
+        }
+}
+
+#define ROW_TILE(J, S) FN(row_tile)(buf + s0, BW, w + (size_t)oc0 * K, bias ? bias + oc0 : NULL, o, plane, \
+                                    C * KH, KW, dw, K, n, J, S)
+
+/* out (N, OC, OH, OW) = x (N, C, Hp, Wp) correlated with w (OC, C, KH, KW) plus bias (OC, or NULL), for
+ * width stride 1; buf holds C*KH rows of BW floats: the input rows one output row reads, each copied
+ * once and zero-extended, so that whole vectors can be loaded past the row's end. At most jmax output
+ * channels x 2 vectors are accumulated at once. */
+INLINE void FN(rows)(const float *x, const float *w, const float *bias, float *out, float *buf, int BW, int N,
+                     int C, int OC, int KH, int KW, int Hp, int Wp, int sh, int dh, int dw, int OH, int OW, int jmax)
+{
+    const int K = C * KH * KW;
+    const size_t plane = (size_t)OH * OW;
+    for (int i = 0; i < C * KH * BW; i++) buf[i] = 0.0f;
+    for (int nn = 0; nn < N; nn++)
+        for (int oy = 0; oy < OH; oy++) {
+            for (int c = 0; c < C; c++)
+                for (int ki = 0; ki < KH; ki++)
+                    __builtin_memcpy(buf + (size_t)(c * KH + ki) * BW,
+                                     x + (((size_t)nn * C + c) * Hp + (size_t)oy * sh + (size_t)ki * dh) * Wp,
+                                     (size_t)Wp * 4);
+            for (int s0 = 0; s0 < OW; s0 += 2 * VW)
+                for (int oc0 = 0; oc0 < OC; oc0 += jmax) {
+                    const int J = OC - oc0 < jmax ? OC - oc0 : jmax, n = OW - s0;
+                    float *o = out + ((size_t)nn * OC + oc0) * plane + (size_t)oy * OW + s0;
+                    if (n > VW) {
+                        switch (J) {
+                        case 1: ROW_TILE(1, 2); break; case 2: ROW_TILE(2, 2); break; case 3: ROW_TILE(3, 2); break;
+                        case 4: ROW_TILE(4, 2); break; case 5: ROW_TILE(5, 2); break; case 6: ROW_TILE(6, 2); break;
+                        case 7: ROW_TILE(7, 2); break; default: ROW_TILE(8, 2); break;
+                        }
+                    } else {
+                        switch (J) {
+                        case 1: ROW_TILE(1, 1); break; case 2: ROW_TILE(2, 1); break; case 3: ROW_TILE(3, 1); break;
+                        case 4: ROW_TILE(4, 1); break; case 5: ROW_TILE(5, 1); break; case 6: ROW_TILE(6, 1); break;
+                        case 7: ROW_TILE(7, 1); break; default: ROW_TILE(8, 1); break;
+                        }
+                    }
+                }
+        }
+}
+#undef ROW_TILE
+
 INLINE void FN(forward)(const float *x, const float *wp, const float *bp, const unsigned char *live,
                         float *out, int N, int C, int OC, int KH, int KW, int Hp, int Wp, int sh, int sw,
                         int dh, int dw, int OH, int OW, int maxt)

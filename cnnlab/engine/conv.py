@@ -392,10 +392,10 @@ def _macs(n, weight, out_size):
 def _conv_direct(x, weight, bias, geo, cache):
     n, oc = len(x), weight.shape[0]
     out = np.empty((n, oc, *geo.out_size), x.dtype)
-    packed = direct.pack(weight, direct.lanes(oc))
+    correlate = direct.correlator(weight, geo)
 
     def part(c):
-        direct.correlate(_padded(x[c], geo, "padded"), packed, bias, oc, geo, out[c])
+        correlate(_padded(x[c], geo, "padded"), bias, out[c])
 
     _over_samples(part, n, _macs(n, weight, geo.out_size), _direct_bytes(x.shape[1], x.shape[2:], oc, geo))
     if cache is not None:
@@ -463,12 +463,12 @@ def _conv_transpose_backward_direct(grad_out, x, weight, geo, mask):
     want_x, want_w, want_b = mask
     n, oc = x.shape[:2]
     grad_x = np.empty_like(x) if want_x else None
-    packed = direct.pack(weight, direct.lanes(oc))
+    correlate = direct.correlator(weight, geo)
 
     def part(c):
         gp = _padded(grad_out[c], geo, "padded")
         if want_x:
-            direct.correlate(gp, packed, None, oc, geo, grad_x[c])
+            correlate(gp, None, grad_x[c])
         return direct.weight_grad(gp, x[c], geo, direct.lanes(oc)) if want_w else None
 
     per = _direct_bytes(grad_out.shape[1], grad_out.shape[2:], oc, geo)

@@ -16,9 +16,14 @@ medians of one session; `make bench` has the same-run ratios): C3 forward
 0.57 -> 0.33 ms, its weight gradient 0.58 -> 0.37 ms, C1's weight gradient
 0.49 -> 0.34 ms, the wide 32->64 layer's forward 13.4 -> 10.2 ms.
 
-The three building blocks, for one batch chunk:
+The building blocks, for one batch chunk:
 
 * `correlate`: out = x (padded) correlated with the weight, plus the bias;
+* `correlate_rows`: the same for windows of few weights (a first layer:
+  LeNet's C1 has 25 per output), with the vectors along the output row, so
+  that each store writes one channel's row segment instead of a channel tile
+  lane by lane (a third of C1's time): C1's forward 0.62 -> 0.29 ms
+  (`rows_pay`, `correlator` picks one of the two);
 * `input_grad`: the adjoint in the input, as the correlation of the output
   gradient, spread by the stride and padded by the kernel's extent, with the
   weight flipped and its two channel axes swapped; the kernel skips the rows
@@ -59,6 +64,10 @@ else:
     _lib.cnnlab_correlate2d_f32.argtypes = [ctypes.c_void_p] * 2 + _args
     _lib.cnnlab_weight_grad2d_f32.argtypes = [ctypes.c_void_p] + _args
     _lib.cnnlab_correlate2d_f32.restype = _lib.cnnlab_weight_grad2d_f32.restype = None
+    _lib.cnnlab_correlate_rows2d_f32.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_int] * 13
+    _lib.cnnlab_correlate_rows2d_f32.restype = None
+    _lib.cnnlab_max_pool2d_tiles_f32.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int] * 7
+    _lib.cnnlab_max_pool2d_tiles_f32.restype = None
     _lib.cnnlab_max_pool2d_tiles_backward_f32.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int] * 7
     _lib.cnnlab_max_pool2d_tiles_backward_f32.restype = None
 
@@ -76,6 +85,13 @@ def available():
 # direct, 3.6 ms im2col). 128 -> 128 on 14x14 is still faster direct (6.5 vs 7.8 ms, N=16).
 MIN_ROW = 4
 DEEP_WINDOW = 1024
+# Where `correlate_rows` (vectors along the output row) beats the channel tile of `correlate`: windows of at
+# most ROW_WINDOW weights, output rows of ROW_MIN or more (N=64, one thread, same session: LeNet's C1,
+# 1x28x28 -> 6@5x5 p2, 0.62 -> 0.29 ms; 3x32x32 -> 16@3x3 p1, 3.1 -> 1.0 ms; 3x32x32 -> 64@5x5 p2,
+# 16.5 -> 9.4 ms; at 72 weights the two are even, and from 144 the tile wins: 16x28x28 -> 32@3x3,
+# 5.7 vs 7.0 ms; rows of 8, 0.07 vs 0.10 ms).
+ROW_WINDOW = 80
+ROW_MIN = 12
 
 
 def applies(x, weight, geo, groups):
@@ -143,6 +159,38 @@ def correlate(xp, packed, bias, oc, geo, out, live=None):
     return out
 
 
+def rows_pay(weight, geo):
+    """True when `correlate_rows` runs this correlation: width stride 1, at most ROW_WINDOW weights per
+    output channel, output rows of at least ROW_MIN."""
+    return geo.stride[1] == 1 and math.prod(weight.shape[1:]) <= ROW_WINDOW and geo.out_size[1] >= ROW_MIN
+
+
+def correlator(weight, geo):
+    """fn(xp, bias, out) -> out: `correlate_rows` where it pays (`rows_pay`), else `correlate` with the
+    weight packed once for all the chunks of a call."""
+    if rows_pay(weight, geo):
+        weight = np.ascontiguousarray(weight, np.float32)
+        return lambda xp, bias, out: correlate_rows(xp, weight, bias, geo, out)
+    oc = weight.shape[0]
+    packed = pack(weight, lanes(oc))
+    return lambda xp, bias, out: correlate(xp, packed, bias, oc, geo, out)
+
+
+def correlate_rows(xp, weight, bias, geo, out):
+    """`correlate` for windows of few weights, vectorised along the output row: the same out from xp
+    (m, C, Hp, Wp) and the unpacked weight (C_out, C, kH, kW); width stride 1 (`rows_pay`)."""
+    (kh, kw), (sh, _), (dh, dw), (oh, ow) = geo.kernel, geo.stride, geo.dilation, geo.out_size
+    m, c, hp, wp = xp.shape
+    segment = 2 * _lib.cnnlab_row_lanes()
+    width = max(wp, -(-ow // segment) * segment + (kw - 1) * dw)  # whole vectors may be loaded past the row
+    buf = scratch("direct_rows").get((c * kh * width,), np.float32)
+    xp, weight = np.ascontiguousarray(xp), np.ascontiguousarray(weight, np.float32)
+    bias = None if bias is None else np.ascontiguousarray(bias, np.float32)  # named: alive until the call returns
+    _lib.cnnlab_correlate_rows2d_f32(_ptr(xp), _ptr(weight), None if bias is None else _ptr(bias), _ptr(out),
+                                     _ptr(buf), width, m, c, weight.shape[0], kh, kw, hp, wp, sh, dh, dw, oh, ow)
+    return out
+
+
 def weight_grad(xp, grad, geo, vw):
     """The packed weight gradient (blocks, C*kH*kW, vw) of `correlate`, summed over the m samples of
     xp (m, C, Hp, Wp) and grad (m, C_out, oH, oW)."""
@@ -180,18 +228,30 @@ def flip(weight):
     return weight[:, :, ::-1, ::-1].swapaxes(0, 1)
 
 
-# --- the gradient of max pooling over tiling windows ------------------------------------
-# `cnnlab.functional.pool` writes each kernel tap's share of the gradient in one NumPy pass per
-# tap (its readable form); for float32 windows that tile the input (LeNet's 2x2, stride 2) one C
-# loop writes the winners' gradients into zeros: 64x6x28x28, 0.37 -> 0.19 ms (one thread). The
-# forward in C, a running select per window, ran no faster than NumPy's passes (0.52 ms both)
-# and was dropped.
+# --- max pooling over tiling windows -------------------------------------------------------
+# `cnnlab.functional.pool` makes one NumPy pass per kernel tap (its readable form); for float32
+# windows that tile the input (LeNet's 2x2, stride 2) one C pass each does the work (one thread,
+# same session): the forward gathers a tap of 8 windows into a vector and selects without
+# branches, 64x6x28x28 0.35 -> 0.13 ms, 64x16x10x10 0.19 -> 0.10 ms (a scalar running select with
+# branches, 1.1 ms, lost to NumPy); the gradient writes the winners' values into zeros,
+# 64x6x28x28 0.37 -> 0.19 ms.
 
 def pools(x, geo):
-    """True when `max_pool_tiles_backward` runs this max pooling's gradient: float32, windows that
-    tile the input."""
-    return (_lib is not None and x.dtype == np.float32 and geo.tiles and math.prod(geo.kernel) < 128
+    """True when `max_pool_tiles` and `max_pool_tiles_backward` run this max pooling: float32, 2-d
+    windows that tile the input."""
+    return (_lib is not None and x.dtype == np.float32 and len(geo.kernel) == 2 and geo.tiles
+            and math.prod(geo.kernel) < 128
             and all(o * k <= n for o, k, n in zip(geo.out_size, geo.kernel, x.shape[2:])))
+
+
+def max_pool_tiles(x, geo):
+    """(out, winners) of max pooling over tiling windows, as `cnnlab.max_pool2d_winners`."""
+    x = np.ascontiguousarray(x, np.float32)
+    out = np.empty((*x.shape[:2], *geo.out_size), np.float32)
+    winners = np.empty(out.shape, np.int8)
+    _lib.cnnlab_max_pool2d_tiles_f32(_ptr(x), _ptr(out), _ptr(winners), x.shape[0] * x.shape[1], *x.shape[2:],
+                                     *geo.kernel, *geo.out_size)
+    return out, winners
 
 
 def max_pool_tiles_backward(grad_out, winners, geo, shape):

@@ -6,7 +6,9 @@ slice of the padded batch, so every pixel of every image is handled by NumPy
 the windows tile the input, the taps are views of one reshape (and the
 backward writes each tap's share instead of adding it); the running argmax
 is a branch-free select instead of masked writes, kept as the winning tap
-(`max_pool2d_winners`) rather than as flat indices.
+(`max_pool2d_winners`) rather than as flat indices. For float32 windows that
+tile the input, `cnnlab.engine.direct` computes the same forward and gradient
+in one compiled pass each (see `direct.pools`).
 Arguments and output sizes follow `torch.nn.functional` (floor or ceil mode,
 count_include_pad). Pooling has no parameters, so each backward returns only
 grad_x.
@@ -50,6 +52,8 @@ def _spread(share, shape, geo):
 def _max_taps(x, geo):
     """Window maxima and, per output cell, the index of the winning tap
     (row-major within the window; the first one on ties, as in PyTorch)."""
+    if direct.pools(x, geo):  # the same maxima and winners from one compiled pass
+        return direct.max_pool_tiles(x, geo)
     taps = _tap_views(geo.pad(x, -np.inf), geo)
     _, first = next(taps)
     best = first.copy()  # the first tap leads until beaten: one pass less than starting from -inf
