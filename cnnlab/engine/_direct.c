@@ -137,7 +137,7 @@ typedef int v8i __attribute__((vector_size(32)));
 INLINE void max_windows(const float *row, int W, const int KH, const int KW, const int n, float *out,
                         signed char *arg)
 {
-    v8 best, v;
+    v8 best, v = {0}; /* (every lane is written before it is read) */
     v8i a = {0};
     for (int l = 0; l < 8; l++) best[l] = row[(size_t)(l < n ? l : n - 1) * KW];
     for (int ki = 0; ki < KH; ki++)

@@ -82,6 +82,13 @@ INLINE void FN(row_tile)(const float *buf, int BW, const float *w, const float *
 
 #define ROW_TILE(J, S) FN(row_tile)(buf + s0, BW, w + (size_t)oc0 * K, bias ? bias + oc0 : NULL, o, plane, \
                                     C * KH, KW, dw, K, n, J, S)
+/* ROW_TILE(J, S) with J, the channels of this block (1..8), as a constant: one unrolled tile per J */
+#define ROW_SWITCH(S)                                                                                         \
+    switch (J) {                                                                                              \
+    case 1: ROW_TILE(1, S); break; case 2: ROW_TILE(2, S); break; case 3: ROW_TILE(3, S); break;             \
+    case 4: ROW_TILE(4, S); break; case 5: ROW_TILE(5, S); break; case 6: ROW_TILE(6, S); break;             \
+    case 7: ROW_TILE(7, S); break; default: ROW_TILE(8, S); break;                                           \
+    }
 
 /* out (N, OC, OH, OW) = x (N, C, Hp, Wp) correlated with w (OC, C, KH, KW) plus bias (OC, or NULL), for
  * width stride 1; buf holds C*KH rows of BW floats: the input rows one output row reads, each copied
@@ -104,22 +111,12 @@ INLINE void FN(rows)(const float *x, const float *w, const float *bias, float *o
                 for (int oc0 = 0; oc0 < OC; oc0 += jmax) {
                     const int J = OC - oc0 < jmax ? OC - oc0 : jmax, n = OW - s0;
                     float *o = out + ((size_t)nn * OC + oc0) * plane + (size_t)oy * OW + s0;
-                    if (n > VW) {
-                        switch (J) {
-                        case 1: ROW_TILE(1, 2); break; case 2: ROW_TILE(2, 2); break; case 3: ROW_TILE(3, 2); break;
-                        case 4: ROW_TILE(4, 2); break; case 5: ROW_TILE(5, 2); break; case 6: ROW_TILE(6, 2); break;
-                        case 7: ROW_TILE(7, 2); break; default: ROW_TILE(8, 2); break;
-                        }
-                    } else {
-                        switch (J) {
-                        case 1: ROW_TILE(1, 1); break; case 2: ROW_TILE(2, 1); break; case 3: ROW_TILE(3, 1); break;
-                        case 4: ROW_TILE(4, 1); break; case 5: ROW_TILE(5, 1); break; case 6: ROW_TILE(6, 1); break;
-                        case 7: ROW_TILE(7, 1); break; default: ROW_TILE(8, 1); break;
-                        }
-                    }
+                    if (n > VW) { ROW_SWITCH(2) }
+                    else { ROW_SWITCH(1) }
                 }
         }
 }
+#undef ROW_SWITCH
 #undef ROW_TILE
 
 INLINE void FN(forward)(const float *x, const float *wp, const float *bp, const unsigned char *live,
